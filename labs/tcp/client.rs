@@ -1,0 +1,150 @@
+//! # 第 2 章 · TCP 客户端
+//!
+//! 对应教程里的 `tcp/client/main.go`。流程同样分三步：
+//! 建立与服务端的连接 → 收发数据 → 关闭连接。
+//! 从键盘（标准输入）一行一行地读，发给服务端，再把服务端的回声打印出来；
+//! 输入 `Q` 或 `q`、或者输入结束（Ctrl-D）就退出。
+//!
+//! 运行（先在另一个终端启动服务端 `cargo run --bin lab-tcp-server`）：
+//!
+//! ```text
+//! cargo run --bin lab-tcp-client
+//! cargo run --bin lab-tcp-client -- --addr 127.0.0.1:20000
+//! printf 'hello\n你好\n' | cargo run --bin lab-tcp-client   # 也可以从管道读
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use socket_workbook::errors::{cause, connect_failed};
+use socket_workbook::text::printable;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// TCP 客户端：把输入的每一行发给回声服务端，并打印它的回复。
+#[derive(Parser)]
+#[command(name = "lab-tcp-client", version)]
+struct Args {
+    /// 服务端的地址，格式 HOST:PORT
+    #[arg(long, default_value = "127.0.0.1:20000")]
+    addr: String,
+
+    /// 等待回声的最长时间（秒）
+    #[arg(long, default_value_t = 5, value_name = "秒")]
+    reply_timeout: u64,
+}
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+
+    // 1. 建立与服务端的连接
+    let mut conn = match TcpStream::connect(&args.addr).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            eprintln!("{}", connect_failed(&args.addr, &err, "lab-tcp-server"));
+            return ExitCode::FAILURE;
+        }
+    };
+    // 提示写到标准错误，标准输出只留给服务端的回复（和教程的输出一致）
+    eprintln!("已连接到 {}。输入一行后回车发送，输入 Q 退出。", args.addr);
+
+    // 2. 进行数据收发
+    let result = talk(&mut conn, Duration::from_secs(args.reply_timeout)).await;
+
+    // 3. 关闭连接：conn 在 main 结束时被丢弃，连接随之关闭（相当于 defer conn.Close()）
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+// ANCHOR_END: main
+
+// ANCHOR: talk
+/// 一行一行地读输入、发送、打印回声，直到输入 Q 或者输入结束。
+async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), String> {
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut line = Vec::new();
+    loop {
+        // 读取用户输入的一行（按字节读，不是合法 UTF-8 的输入也照样发送）
+        line.clear();
+        let n = stdin
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|err| format!("读取输入失败：{}", cause(&err)))?;
+        if n == 0 {
+            return Ok(()); // 输入结束：Ctrl-D，或者管道里的内容读完了
+        }
+        let input = trim_line_end(&line);
+        if input.eq_ignore_ascii_case(b"q") {
+            return Ok(()); // 输入 q 或 Q 就退出
+        }
+        if input.is_empty() {
+            // 空行不发：发送 0 个字节，对方什么也收不到，我们却会白等回声
+            continue;
+        }
+
+        // 发送数据
+        conn.write_all(input)
+            .await
+            .map_err(|err| format!("发送失败：{}", cause(&err)))?;
+
+        // 接收回声并打印
+        let reply = read_echo(conn, input.len(), reply_timeout).await?;
+        println!("{}", printable(&reply));
+    }
+}
+// ANCHOR_END: talk
+
+// ANCHOR: read_echo
+/// 读回声：回声服务会把我们发出的 `expected` 个字节原样发回来，所以要一直读到收齐为止。
+/// 不能像教程那样只读一次：TCP 是字节流，一次 read 可能只拿到回声的一部分。
+async fn read_echo(
+    conn: &mut TcpStream,
+    expected: usize,
+    reply_timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let mut reply = vec![0u8; expected];
+    let mut got = 0;
+    while got < expected {
+        // 只往还没填满的那部分读，绝不多读属于下一条回复的字节；
+        // 每次等待都有时限，服务端丢了数据时我们不会永远等下去。
+        match timeout(reply_timeout, conn.read(&mut reply[got..])).await {
+            Ok(Ok(0)) => {
+                return Err(format!(
+                    "服务端关闭了连接（这条回声只收到 {got}/{expected} 字节），它可能已经退出"
+                ));
+            }
+            Ok(Ok(n)) => got += n,
+            Ok(Err(err)) => return Err(format!("接收失败：{}", cause(&err))),
+            Err(_) => {
+                return Err(format!(
+                    "等了 {} 秒，这条回声只收到 {got}/{expected} 字节：服务端没有把数据全部发回来",
+                    reply_timeout.as_secs()
+                ));
+            }
+        }
+    }
+    Ok(reply)
+}
+// ANCHOR_END: read_echo
+
+/// 去掉行首行尾的 `\r` 和 `\n`（相当于 Go 的 `strings.Trim(input, "\r\n")`）。
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let is_line_end = |b: &u8| *b == b'\r' || *b == b'\n';
+    let start = line
+        .iter()
+        .position(|b| !is_line_end(b))
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !is_line_end(b))
+        .map_or(start, |i| i + 1);
+    &line[start..end]
+}

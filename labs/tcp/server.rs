@@ -1,0 +1,107 @@
+//! # 第 2 章 · TCP 服务端：回声服务
+//!
+//! 对应教程里的 `tcp/server/main.go`。处理流程和教程一样分三步：
+//! 监听端口 → 接受客户端的连接 → 为每个连接启动一个任务（Go 里是 goroutine），
+//! 任务里收到什么就打印什么，再原样发回去。
+//!
+//! 运行：
+//!
+//! ```text
+//! cargo run --bin lab-tcp-server                          # 监听 127.0.0.1:20000
+//! cargo run --bin lab-tcp-server -- --addr 127.0.0.1:0    # 端口 0：由系统挑一个空闲端口
+//! ```
+//!
+//! 再开一个终端当客户端：`cargo run --bin lab-tcp-client`，或者直接用
+//! `nc 127.0.0.1 20000`，输入一行回车，就会收到同样的一行。
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::text::printable;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// TCP 回声服务端：把每个客户端发来的数据原样发回去。
+#[derive(Parser)]
+#[command(name = "lab-tcp-server", version)]
+struct Args {
+    /// 监听的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
+    #[arg(long, default_value = "127.0.0.1:20000")]
+    addr: String,
+}
+
+// ANCHOR: process
+/// 处理一个连接：读一块数据，打印出来，再原样写回去，直到对方关闭连接或出错。
+async fn process(mut conn: TcpStream, peer: SocketAddr) {
+    // 整个连接只用这一个缓冲区。教程的 Go 代码每轮循环都新建一个 bufio.Reader，
+    // 它预读进来、但这一轮没返回的字节会随旧的 Reader 一起丢掉（见本章“潜在的问题”）。
+    let mut buf = [0u8; 128];
+    loop {
+        // 读取数据：n 是这一次实际读到的字节数。TCP 是字节流，
+        // 对方一次发送的内容可能分几次读到，也可能几次发送一次读到。
+        let n = match conn.read(&mut buf).await {
+            Ok(0) => {
+                // 读到 0 个字节表示对方关闭了连接（Go 里是 io.EOF）
+                println!("客户端 {peer} 已关闭连接");
+                return;
+            }
+            Ok(n) => n,
+            Err(err) => {
+                println!("从客户端 {peer} 读取失败：{}", cause(&err));
+                return;
+            }
+        };
+        let data = &buf[..n];
+        println!("收到client端发来的数据： {}", printable(data));
+
+        // 发送数据：write_all 会一直写到全部写完；单次 write 可能只写出一部分
+        if let Err(err) = conn.write_all(data).await {
+            println!("向客户端 {peer} 发送失败：{}", cause(&err));
+            return;
+        }
+    }
+    // 函数返回时 conn 被丢弃，连接随之关闭（相当于 Go 的 defer conn.Close()）
+}
+// ANCHOR_END: process
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+
+    // 1. 监听端口
+    let listener = match TcpListener::bind(&args.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("{}", listen_failed(&args.addr, &err, "lab-tcp-server"));
+            return ExitCode::FAILURE;
+        }
+    };
+    // 端口写 0 时，要问监听器才知道系统实际分配了哪个端口
+    match listener.local_addr() {
+        Ok(local) => println!("正在监听 {local}，按 Ctrl-C 停止"),
+        Err(err) => println!("正在监听（无法获取本地地址：{}）", cause(&err)),
+    }
+
+    loop {
+        // 2. 接受客户端的连接请求，建立连接
+        let (conn, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(err) => {
+                // 常见原因是打开的文件太多。稍等一下再继续，别让循环空转；
+                // 一个失败的 accept 不影响已经连上的客户端。
+                println!("接受连接失败：{}", cause(&err));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("新连接：{peer}");
+
+        // 3. 为这个连接启动一个任务去处理（相当于 Go 的 go process(conn)）
+        tokio::spawn(process(conn, peer));
+    }
+}
+// ANCHOR_END: main

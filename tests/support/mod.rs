@@ -1,0 +1,311 @@
+//! 测试用的小工具：启动一个实验程序、一行一行地读它的输出、替它“敲键盘”，
+//! 把整个过程记成一份文字记录（transcript），最后交给 insta 和快照比对。
+//!
+//! 每次等待都有时限（[`WAIT`]），程序卡住时测试会在几秒内失败并打印到目前为止的记录，
+//! 而不是让整个测试套件挂住。
+
+#![allow(dead_code)] // 每个测试文件只用到其中一部分
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+/// 任何一次等待的上限。正常情况下每一步只需要几毫秒。
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// 一个正在运行的程序，以及它到目前为止的文字记录。
+pub struct Program {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    output: mpsc::UnboundedReceiver<String>,
+    transcript: Vec<String>,
+}
+
+impl Program {
+    /// 启动 `path` 指向的程序。`name` 是记录里显示的名字（例如 `lab-tcp-server`），
+    /// 这样同一个场景换成学生的程序来跑时，记录也一样。
+    pub fn start(path: &Path, name: &str, args: &[&str]) -> Program {
+        let mut child = Command::new(path)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("无法启动 {}：{err}", path.display()));
+        // 标准输出和标准错误各由一个任务读，按到达的顺序汇到同一个通道里
+        let (sender, output) = mpsc::unbounded_channel();
+        forward_lines(child.stdout.take().expect("stdout 是管道"), sender.clone());
+        forward_lines(child.stderr.take().expect("stderr 是管道"), sender);
+        let stdin = child.stdin.take();
+        let command = std::iter::once(name)
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>();
+        Program {
+            name: name.to_string(),
+            child,
+            stdin,
+            output,
+            transcript: vec![format!("$ {}", command.join(" "))],
+        }
+    }
+
+    /// 等下一行输出（最多等 [`WAIT`]），记进记录里并返回。
+    pub async fn next_line(&mut self) -> String {
+        match timeout(WAIT, self.output.recv()).await {
+            Ok(Some(line)) => {
+                self.transcript.push(line.clone());
+                line
+            }
+            Ok(None) => panic!(
+                "{} 已经结束，没有更多输出了。\n到目前为止的记录：\n{}",
+                self.name,
+                self.transcript()
+            ),
+            Err(_) => panic!(
+                "等了 {WAIT:?}，{} 没有再输出任何一行。\n到目前为止的记录：\n{}",
+                self.name,
+                self.transcript()
+            ),
+        }
+    }
+
+    /// 下一行输出必须正好是 `expected`。
+    pub async fn expect_line(&mut self, expected: &str) {
+        let line = self.next_line().await;
+        assert_eq!(
+            line,
+            expected,
+            "{} 输出的这一行不对。\n期望：{expected}\n实际：{line}\n到目前为止的记录：\n{}",
+            self.name,
+            self.transcript()
+        );
+    }
+
+    /// 像用户一样输入一行并回车。记录里以 `> ` 开头的行就是输入的内容。
+    pub async fn type_line(&mut self, text: &str) {
+        self.transcript.push(format!("> {text}"));
+        let stdin = self.stdin.as_mut().expect("标准输入已经关闭");
+        let typed = format!("{text}\n");
+        let written = timeout(WAIT, stdin.write_all(typed.as_bytes())).await;
+        if !matches!(written, Ok(Ok(()))) {
+            panic!(
+                "无法向 {} 输入：{written:?}\n记录：\n{}",
+                self.name,
+                self.transcript()
+            );
+        }
+    }
+
+    /// 关闭标准输入，相当于在终端里按 Ctrl-D。
+    pub fn close_stdin(&mut self) {
+        self.transcript.push("> ^D".to_string());
+        self.stdin = None;
+    }
+
+    /// 等程序自己退出（最多等 [`WAIT`]），把剩下的输出都收进记录，返回退出状态。
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        let status = match timeout(WAIT, self.child.wait()).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(err)) => panic!("等待 {} 退出失败：{err}", self.name),
+            Err(_) => panic!(
+                "等了 {WAIT:?}，{} 还没有退出。\n记录：\n{}",
+                self.name,
+                self.transcript()
+            ),
+        };
+        // 进程已经退出，管道很快就会读到结尾
+        while let Ok(Some(line)) = timeout(WAIT, self.output.recv()).await {
+            self.transcript.push(line);
+        }
+        let code = status
+            .code()
+            .map_or("被信号终止".to_string(), |code| code.to_string());
+        self.transcript.push(format!("[退出码 {code}]"));
+        status
+    }
+
+    /// 到目前为止的记录，一行一条。
+    pub fn transcript(&self) -> String {
+        self.transcript.join("\n")
+    }
+}
+
+/// 把一个管道里的内容一行一行地送进通道（不是合法 UTF-8 的字节显示为 �）。
+fn forward_lines(
+    pipe: impl AsyncRead + Unpin + Send + 'static,
+    sender: mpsc::UnboundedSender<String>,
+) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe);
+        let mut line = Vec::new();
+        while let Ok(n) = reader.read_until(b'\n', &mut line).await {
+            if n == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']).to_string();
+            if sender.send(text).is_err() {
+                break;
+            }
+            line.clear();
+        }
+    });
+}
+
+/// 启动一个服务端（监听 127.0.0.1:0），从它输出的第一行里读出实际监听的地址。
+pub async fn start_server(path: &Path, name: &str, extra_args: &[&str]) -> (Program, SocketAddr) {
+    let mut args = vec!["--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra_args);
+    let mut server = Program::start(path, name, &args);
+    let first = server.next_line().await;
+    let addr = find_address(&first).unwrap_or_else(|| {
+        panic!("{name} 的第一行输出应当写出实际监听的地址（127.0.0.1:端口），实际是：{first}")
+    });
+    (server, addr)
+}
+
+/// 在一行文字里找出 `127.0.0.1:端口`。
+pub fn find_address(line: &str) -> Option<SocketAddr> {
+    let start = line.find("127.0.0.1:")?;
+    let rest = &line[start + "127.0.0.1:".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    format!("127.0.0.1:{digits}").parse().ok()
+}
+
+/// 一个此刻没有人监听的本机地址：先占一个端口再马上放掉。
+pub fn unused_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("能在 127.0.0.1 上监听");
+    listener.local_addr().expect("监听器有本地地址")
+}
+
+/// 在测试进程里开一个 TCP 监听器（127.0.0.1:0）。
+pub async fn test_listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("能在 127.0.0.1 上监听");
+    let addr = listener.local_addr().expect("监听器有本地地址");
+    (listener, addr)
+}
+
+/// 在时限内连上 `addr`。
+pub async fn connect(addr: SocketAddr) -> TcpStream {
+    match timeout(WAIT, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => panic!("连不上 {addr}：{err}"),
+        Err(_) => panic!("连接 {addr} 超时（{WAIT:?}）"),
+    }
+}
+
+/// 在时限内接受一个连接。
+pub async fn accept(listener: &TcpListener) -> TcpStream {
+    match timeout(WAIT, listener.accept()).await {
+        Ok(Ok((stream, _))) => stream,
+        Ok(Err(err)) => panic!("accept 失败：{err}"),
+        Err(_) => panic!("等了 {WAIT:?} 没有人连上来"),
+    }
+}
+
+/// 发送 `data`，再在时限内读回恰好同样多的字节，要求和发出去的一模一样。
+pub async fn echo_round_trip(stream: &mut TcpStream, data: &[u8]) {
+    timeout(WAIT, stream.write_all(data))
+        .await
+        .expect("发送超时")
+        .expect("发送失败");
+    let echo = read_exactly(stream, data.len()).await;
+    assert!(
+        echo == data,
+        "回声和发出的内容不一致。\n发出：{:?}\n收到：{:?}",
+        String::from_utf8_lossy(data),
+        String::from_utf8_lossy(&echo)
+    );
+}
+
+/// 在时限内读满 `len` 个字节；读不满时报告已经收到了什么。
+pub async fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        match timeout(WAIT, stream.read(&mut buf[got..])).await {
+            Ok(Ok(0)) => panic!(
+                "对方关闭了连接：期望 {len} 字节，只收到 {got} 字节：{:?}",
+                String::from_utf8_lossy(&buf[..got])
+            ),
+            Ok(Ok(n)) => got += n,
+            Ok(Err(err)) => panic!("读取失败（已收到 {got}/{len} 字节）：{err}"),
+            Err(_) => panic!(
+                "等了 {WAIT:?}，期望 {len} 字节，只收到 {got} 字节：{:?}",
+                String::from_utf8_lossy(&buf[..got])
+            ),
+        }
+    }
+    buf
+}
+
+/// 用快照比对一份记录。记录里的端口号每次都不同，比对前统一换成 `[PORT]`。
+///
+/// 快照就是规格：它们放在 tests/snapshots/，书里直接引用这些文件，
+/// 学生的练习也用同一份快照评分。测试从不自动改写快照（见 .cargo/config.toml）。
+pub fn assert_transcript(name: &str, transcript: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    // 端口 0 不替换：它是“让系统挑端口”的意思，不是某次运行分到的端口
+    settings.add_filter(r"127\.0\.0\.1:[1-9][0-9]*", "127.0.0.1:[PORT]");
+    settings.bind(|| insta::assert_snapshot!(name, transcript));
+}
+
+impl Program {
+    /// 一直读输出，直到出现满足 `wanted` 的一行（总共最多等 [`WAIT`]），返回这一行。
+    pub async fn wait_for_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.output.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!(
+                    "{} 已经结束，没有等到想要的那一行。\n记录：\n{}",
+                    self.name,
+                    self.transcript()
+                ),
+                Err(_) => panic!(
+                    "等了 {WAIT:?}，{} 没有输出想要的那一行。\n记录：\n{}",
+                    self.name,
+                    self.transcript()
+                ),
+            };
+            self.transcript.push(line.clone());
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+}
+
+/// 运行一个很快就会自己结束的程序（例如报错退出），把标准输入 `stdin` 喂给它，
+/// 返回记录：命令行、它的输出、退出码。最多等 [`WAIT`]。
+pub fn run_to_exit(path: &Path, name: &str, args: &[&str], stdin: &str) -> String {
+    let output = assert_cmd::Command::new(path)
+        .args(args)
+        .write_stdin(stdin)
+        .timeout(WAIT)
+        .output()
+        .unwrap_or_else(|err| panic!("无法运行 {name}：{err}"));
+    let Some(code) = output.status.code() else {
+        panic!("{name} 在 {WAIT:?} 内没有退出（或被信号终止）：{output:?}");
+    };
+    let mut transcript = vec![format!("$ {name} {}", args.join(" "))];
+    for stream in [&output.stdout, &output.stderr] {
+        transcript.extend(String::from_utf8_lossy(stream).lines().map(str::to_string));
+    }
+    transcript.push(format!("[退出码 {code}]"));
+    transcript.join("\n")
+}

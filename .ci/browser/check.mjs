@@ -1,0 +1,215 @@
+// 在真实的无头 Chromium 里打开本书的每一页，检查读者看到的东西。
+//
+// 用法（在仓库根目录，先 mdbook build）：
+//   node .ci/browser/check.mjs [书的输出目录，默认 target/book]
+// 环境变量：CHROMIUM（浏览器路径，默认 /usr/bin/chromium），SCREENSHOT_DIR（默认 target/screenshots）
+//
+// 每一页都检查：标题和目录里的一致；图片（包括 SVG）都加载成功；每个代码块和运行记录都非空、
+// 已高亮、没有残留的 {{#include}}；没有控制台错误；没有任何请求离开 127.0.0.1（本书可以离线阅读）；
+// 手机宽度下页面不横向溢出。此外检查：站内链接和 #锚点都能解析；搜索“黏包”能找到并跳到那一节；
+// 打印页按顺序包含每一章和它的图。每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
+
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+
+const bookDir = path.resolve(process.argv[2] ?? 'target/book');
+const shotDir = path.resolve(process.env.SCREENSHOT_DIR ?? 'target/screenshots');
+const summaryFile = path.resolve('book/SUMMARY.md');
+const problems = [];
+const problem = (where, what) => problems.push(`${where}：${what}`);
+
+// ---- 目录：SUMMARY.md 里的每一章（按顺序），标题和页面文件 ----
+const chapters = [...fs.readFileSync(summaryFile, 'utf8').matchAll(/\[([^\]]+)\]\(([^)]+)\.md\)/g)]
+  .map(([, title, file]) => ({ title, html: `${file}.html` }));
+
+// ---- 一个只监听 127.0.0.1 的静态文件服务器 ----
+const types = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.json': 'application/json',
+  '.woff': 'font/woff', '.woff2': 'font/woff2', '.ttf': 'font/ttf', '.txt': 'text/plain',
+};
+const server = http.createServer((req, res) => {
+  let file = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
+  if (file.endsWith('/')) file += 'index.html';
+  file = path.join(bookDir, file);
+  if (!file.startsWith(bookDir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+    res.writeHead(404).end('not found');
+    return;
+  }
+  res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+  fs.createReadStream(file).pipe(res);
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--disable-quic', '--no-first-run'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+// 离开本机的请求一律拦下并记为问题：书必须离线可读
+for (const ctx of [context, phoneContext]) {
+  await ctx.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.protocol === 'data:' || url.protocol === 'blob:' || url.hostname === '127.0.0.1') {
+      return route.continue();
+    }
+    problem('网络', `有请求离开了本机：${url.href}`);
+    return route.abort();
+  });
+}
+
+/** 打开一页，收集控制台错误和失败的请求。 */
+async function open(file, { context: ctx = context } = {}) {
+  const page = await ctx.newPage();
+  page.on('console', (msg) => { if (msg.type() === 'error') problem(file, `控制台错误：${msg.text()}`); });
+  page.on('pageerror', (err) => problem(file, `脚本错误：${err.message}`));
+  page.on('response', (res) => { if (res.status() >= 400) problem(file, `请求失败 ${res.status()}：${res.url()}`); });
+  await page.goto(base + file, { waitUntil: 'load' });
+  return page;
+}
+
+const idsByPage = new Map(); // 页面文件 → 这一页上所有的 id
+const links = []; // { from, href }
+
+for (const chapter of chapters) {
+  const file = chapter.html;
+  if (!fs.existsSync(path.join(bookDir, file))) {
+    problem(file, '目录里有这一章，但书里没有生成这个页面');
+    continue;
+  }
+  const page = await open(file);
+
+  const heading = (await page.locator('main h1').first().textContent({ timeout: 5000 }).catch(() => null))?.trim();
+  if (!heading) problem(file, '页面没有一级标题');
+  else if (heading !== chapter.title) problem(file, `标题“${heading}”和目录里的“${chapter.title}”不一致`);
+
+  const images = await page.$$eval('main img', (imgs) =>
+    imgs.map((img) => ({ src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0 })));
+  for (const img of images) if (!img.ok) problem(file, `图片没有加载出来：${img.src}`);
+
+  const blocks = await page.$$eval('main pre > code', (codes) => codes.map((code) => ({
+    classes: code.className,
+    text: code.textContent,
+    tokens: code.querySelectorAll('[class^="hljs-"]').length,
+  })));
+  blocks.forEach((block, i) => {
+    const where = `第 ${i + 1} 个代码块（${block.classes}）`;
+    if (!block.text.trim()) problem(file, `${where}是空的`);
+    if (block.text.includes('{{#include')) problem(file, `${where}里有没展开的 {{#include}}`);
+    if (!block.classes.includes('hljs')) problem(file, `${where}没有经过语法高亮`);
+    if (block.classes.includes('language-rust') && block.tokens === 0) problem(file, `${where}是 Rust 代码，却没有任何高亮的记号`);
+  });
+
+  idsByPage.set(file, new Set(await page.$$eval('[id]', (els) => els.map((el) => el.id))));
+  for (const href of await page.$$eval('main a[href]', (as) => as.map((a) => a.getAttribute('href')))) {
+    links.push({ from: file, href });
+  }
+
+  fs.mkdirSync(shotDir, { recursive: true });
+  const name = file.replace(/\.html$/, '');
+  await page.screenshot({ path: path.join(shotDir, `${name}-desktop.png`) });
+  await page.close();
+
+  // 手机：单独的浏览器上下文，免得沿用桌面版记住的侧边栏状态
+  const phone = await open(file, { context: phoneContext });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if (overflow > 1) problem(file, `手机宽度（390 像素）下页面横向溢出 ${overflow} 像素`);
+  await phone.screenshot({ path: path.join(shotDir, `${name}-phone.png`) });
+  await phone.close();
+}
+
+// ---- 深色主题：带图的页面在 coal 主题下也要看得清（截图供人查看） ----
+for (const chapter of chapters) {
+  const file = chapter.html;
+  if (!fs.existsSync(path.join(bookDir, file))) continue;
+  if (!fs.readFileSync(path.join(bookDir, file), 'utf8').includes('<img')) continue;
+  const page = await context.newPage();
+  await page.addInitScript(() => localStorage.setItem('mdbook-theme', 'coal'));
+  await page.goto(base + file, { waitUntil: 'load' });
+  await page.locator('main img').first().scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(shotDir, `${file.replace(/\.html$/, '')}-dark.png`) });
+  await page.close();
+}
+
+// ---- 站内链接和 #锚点 ----
+async function idsOf(file) {
+  if (!idsByPage.has(file)) {
+    const page = await open(file);
+    idsByPage.set(file, new Set(await page.$$eval('[id]', (els) => els.map((el) => el.id))));
+    await page.close();
+  }
+  return idsByPage.get(file);
+}
+for (const { from, href } of links) {
+  const url = new URL(href, base + from);
+  if (url.origin !== new URL(base).origin) continue; // 外部链接：本书只检查站内的
+  const target = decodeURIComponent(url.pathname.slice(1)) || 'index.html';
+  if (!fs.existsSync(path.join(bookDir, target))) {
+    problem(from, `链接指向不存在的页面：${href}`);
+    continue;
+  }
+  const anchor = decodeURIComponent(url.hash.slice(1));
+  if (anchor && target.endsWith('.html') && !(await idsOf(target)).has(anchor)) {
+    problem(from, `链接的锚点不存在：${href}`);
+  }
+}
+
+// ---- 搜索“黏包”，点第一个结果，应当跳到黏包那一节 ----
+{
+  const page = await open(chapters[0].html);
+  await page.click('#mdbook-search-toggle');
+  await page.fill('#mdbook-searchbar', '黏包');
+  await page.press('#mdbook-searchbar', 'End'); // 搜索在 keyup 时触发，fill 本身不产生按键
+  const results = page.locator('#mdbook-searchresults a');
+  const found = await results.first().waitFor({ timeout: 5000 }).then(() => true, () => false);
+  if (!found) {
+    problem('搜索', '搜索“黏包”没有任何结果');
+  } else {
+    const hrefs = await results.evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    const hit = hrefs.findIndex((href) => href.startsWith('ch02-3-sticky.html'));
+    if (hit < 0) {
+      problem('搜索', `搜索“黏包”的结果里没有黏包那一节：${hrefs.join('，')}`);
+    } else {
+      await Promise.all([page.waitForURL(/ch02-3-sticky\.html/), results.nth(hit).click()]);
+      const heading = (await page.locator('main h1').first().textContent()).trim();
+      if (heading !== '黏包') problem('搜索', `点击搜索结果后来到了“${heading}”，而不是“黏包”`);
+    }
+  }
+  await page.close();
+}
+
+// ---- 打印页：按目录顺序包含每一章，每张图都在 ----
+{
+  const page = await open('print.html');
+  const headings = (await page.$$eval('main h1', (hs) => hs.map((h) => h.textContent.trim())));
+  let last = -1;
+  for (const chapter of chapters) {
+    const at = headings.indexOf(chapter.title, last + 1);
+    if (at < 0) problem('print.html', `打印页里缺少“${chapter.title}”，或者顺序不对`);
+    else last = at;
+  }
+  const images = await page.$$eval('main img', (imgs) => imgs.map((img) => img.complete && img.naturalWidth > 0));
+  const expected = chapters
+    .filter((c) => fs.existsSync(path.join(bookDir, c.html)))
+    .map((c) => (fs.readFileSync(path.join(bookDir, c.html), 'utf8').match(/<img /g) ?? []).length)
+    .reduce((a, b) => a + b, 0);
+  if (images.length !== expected) problem('print.html', `打印页有 ${images.length} 张图，各章合计 ${expected} 张`);
+  if (images.some((ok) => !ok)) problem('print.html', '打印页里有图片没有加载出来');
+  await page.close();
+}
+
+await browser.close();
+server.close();
+
+console.log(`浏览器检查：${chapters.length} 页，${links.length} 个站内链接，截图在 ${path.relative(process.cwd(), shotDir)}/`);
+if (problems.length) {
+  console.log(`发现 ${problems.length} 个问题：`);
+  for (const p of problems) console.log(`  - ${p}`);
+  process.exit(1);
+}
+console.log('全部通过');

@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
 // ANCHOR: talk
 /// 一行一行地读输入、发送、打印回声，直到输入 Q 或者输入结束。
 async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), String> {
+    // ANCHOR: exercise
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     loop {
@@ -99,6 +100,7 @@ async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), Strin
         let reply = read_echo(conn, input.len(), reply_timeout).await?;
         println!("{}", printable(&reply));
     }
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: talk
 

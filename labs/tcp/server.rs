@@ -36,6 +36,7 @@ struct Args {
 // ANCHOR: process
 /// 处理一个连接：读一块数据，打印出来，再原样写回去，直到对方关闭连接或出错。
 async fn process(mut conn: TcpStream, peer: SocketAddr) {
+    // ANCHOR: exercise
     // 整个连接只用这一个缓冲区。教程的 Go 代码每轮循环都新建一个 bufio.Reader，
     // 它预读进来、但这一轮没返回的字节会随旧的 Reader 一起丢掉（见本章“潜在的问题”）。
     let mut buf = [0u8; 128];
@@ -64,6 +65,7 @@ async fn process(mut conn: TcpStream, peer: SocketAddr) {
         }
     }
     // 函数返回时 conn 被丢弃，连接随之关闭（相当于 Go 的 defer conn.Close()）
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: process
 

@@ -22,14 +22,16 @@ pub async fn server_transcript(server: &Path) {
     let me = client.local_addr().expect("本地地址");
     server.expect_line(&format!("新连接：{me}")).await;
 
-    echo_round_trip(&mut client, "hello".as_bytes()).await;
-    server.expect_line("收到client端发来的数据： hello").await;
-    echo_round_trip(&mut client, "你好，世界".as_bytes()).await;
-    server
-        .expect_line("收到client端发来的数据： 你好，世界")
-        .await;
+    for message in ["hello", "你好，世界"] {
+        server.note(format!("客户端发送 {message:?}，等待同样的回声"));
+        echo_round_trip(&mut client, message.as_bytes()).await;
+        server
+            .expect_line(&format!("收到client端发来的数据： {message}"))
+            .await;
+    }
 
     // nc 会把回车的换行符一起发过来；服务端把它显示成 \n
+    server.note("客户端发送 \"来自 nc 的一行\\n\"，等待同样的回声");
     echo_round_trip(&mut client, "来自 nc 的一行\n".as_bytes()).await;
     server
         .expect_line("收到client端发来的数据： 来自 nc 的一行\\n")
@@ -37,6 +39,7 @@ pub async fn server_transcript(server: &Path) {
 
     // 300 字节一次发出，服务端每次最多读 128 字节：一条消息被读成了三块
     let long = "0123456789".repeat(30);
+    server.note("客户端一次发送 300 字节（\"0123456789\" 重复 30 次），等待同样的回声");
     echo_round_trip(&mut client, long.as_bytes()).await;
     for chunk in [&long[..128], &long[128..256], &long[256..]] {
         server
@@ -45,11 +48,13 @@ pub async fn server_transcript(server: &Path) {
     }
 
     // 不是 UTF-8 的字节和终端控制序列（ESC [2J 会清屏）：原样发回，打印时显示成转义
+    server.note("客户端发送字节 ff fe 1b 5b 32 4a（两个非法 UTF-8 字节和清屏序列 ESC [2J）");
     echo_round_trip(&mut client, b"\xff\xfe\x1b[2J").await;
     server
         .expect_line("收到client端发来的数据： \u{fffd}\u{fffd}\\u{1b}[2J")
         .await;
 
+    server.note("客户端关闭连接");
     drop(client);
     server.expect_line(&format!("客户端 {me} 已关闭连接")).await;
     assert_transcript("tcp_server_run", &server.transcript());

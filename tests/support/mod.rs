@@ -27,6 +27,8 @@ pub struct Program {
     stdin: Option<ChildStdin>,
     output: mpsc::UnboundedReceiver<String>,
     transcript: Vec<String>,
+    /// 测试在旁边做了什么（例如“测试客户端发送了 hello”）：只出现在失败信息里，不进快照
+    notes: Vec<(usize, String)>,
 }
 
 impl Program {
@@ -55,7 +57,32 @@ impl Program {
             stdin,
             output,
             transcript: vec![format!("$ {}", command.join(" "))],
+            notes: Vec::new(),
         }
+    }
+
+    /// 记下测试在程序之外做的一步（例如通过套接字发了什么），失败时和记录一起显示。
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push((self.transcript.len(), text.into()));
+    }
+
+    /// 失败信息里用的记录：程序的输出、输入，以及测试做过的每一步。
+    fn history(&self) -> String {
+        let mut lines = Vec::new();
+        for (i, line) in self.transcript.iter().enumerate() {
+            for (_, note) in self.notes.iter().filter(|(at, _)| *at == i) {
+                lines.push(format!("    （测试：{note}）"));
+            }
+            lines.push(format!("    {line}"));
+        }
+        for (_, note) in self
+            .notes
+            .iter()
+            .filter(|(at, _)| *at >= self.transcript.len())
+        {
+            lines.push(format!("    （测试：{note}）"));
+        }
+        lines.join("\n")
     }
 
     /// 等下一行输出（最多等 [`WAIT`]），记进记录里并返回。
@@ -68,12 +95,12 @@ impl Program {
             Ok(None) => panic!(
                 "{} 已经结束，没有更多输出了。\n到目前为止的记录：\n{}",
                 self.name,
-                self.transcript()
+                self.history()
             ),
             Err(_) => panic!(
                 "等了 {WAIT:?}，{} 没有再输出任何一行。\n到目前为止的记录：\n{}",
                 self.name,
-                self.transcript()
+                self.history()
             ),
         }
     }
@@ -81,13 +108,13 @@ impl Program {
     /// 下一行输出必须正好是 `expected`。
     pub async fn expect_line(&mut self, expected: &str) {
         let line = self.next_line().await;
-        assert_eq!(
-            line,
-            expected,
-            "{} 输出的这一行不对。\n期望：{expected}\n实际：{line}\n到目前为止的记录：\n{}",
-            self.name,
-            self.transcript()
-        );
+        if line != expected {
+            panic!(
+                "{} 输出的这一行不对。\n期望：{expected}\n实际：{line}\n到目前为止的记录：\n{}",
+                self.name,
+                self.history()
+            );
+        }
     }
 
     /// 像用户一样输入一行并回车。记录里以 `> ` 开头的行就是输入的内容。
@@ -100,7 +127,7 @@ impl Program {
             panic!(
                 "无法向 {} 输入：{written:?}\n记录：\n{}",
                 self.name,
-                self.transcript()
+                self.history()
             );
         }
     }
@@ -119,7 +146,7 @@ impl Program {
             Err(_) => panic!(
                 "等了 {WAIT:?}，{} 还没有退出。\n记录：\n{}",
                 self.name,
-                self.transcript()
+                self.history()
             ),
         };
         // 进程已经退出，管道很快就会读到结尾
@@ -274,12 +301,12 @@ impl Program {
                 Ok(None) => panic!(
                     "{} 已经结束，没有等到想要的那一行。\n记录：\n{}",
                     self.name,
-                    self.transcript()
+                    self.history()
                 ),
                 Err(_) => panic!(
                     "等了 {WAIT:?}，{} 没有输出想要的那一行。\n记录：\n{}",
                     self.name,
-                    self.transcript()
+                    self.history()
                 ),
             };
             self.transcript.push(line.clone());

@@ -1,0 +1,78 @@
+//! 练习清单：每个练习挖空哪个实验的哪一段、用哪些测试打分、值多少分、卡住时看书的哪一节。
+
+/// 一个练习。
+pub struct Exercise {
+    /// 编号，和书的小节对应，例如 `2.1`
+    pub id: &'static str,
+    /// 命令里用的名字，例如 `tcp-server`
+    pub name: &'static str,
+    /// 一句话说清楚要做什么
+    pub title: &'static str,
+    /// 参考答案：完整的实验源文件
+    pub lab: &'static str,
+    /// 学生要编辑的练习文件（由实验文件生成，标着 `// ANCHOR: exercise` 的部分被挖空）
+    pub stub: &'static str,
+    /// 练习文件编译出的程序名
+    pub bin: &'static str,
+    /// 卡住时重读的书页（book/ 下的文件）和小节名
+    pub book: &'static str,
+    pub section: &'static str, // 例如 “第 2.1 节《TCP 服务端》”
+    /// 写在 TODO 注释里、也由 `workbook hint` 显示的提示
+    pub hint: &'static str,
+    /// 全部测试通过时得到的分数
+    pub points: u32,
+}
+
+impl Exercise {
+    /// tests/exercises.rs 里这个练习的测试名都以它开头，例如 `ex_2_1_`。
+    pub fn test_prefix(&self) -> String {
+        format!("ex_{}_", self.id.replace('.', "_"))
+    }
+
+    /// `todo!()` 里的文字；练习文件里还留着它，就说明还没动手。
+    pub fn todo_marker(&self) -> String {
+        format!("todo!(\"练习 {}：{}\")", self.id, self.title)
+    }
+
+    /// 运行学生自己版本的命令。
+    pub fn run_command(&self) -> String {
+        format!("cargo run --features exercises --bin {}", self.bin)
+    }
+}
+
+pub const ALL: &[Exercise] = &[
+    Exercise {
+        id: "2.1",
+        name: "tcp-server",
+        title: "TCP 回声服务端：处理一个连接",
+        lab: "labs/tcp/server.rs",
+        stub: "labs/exercises/tcp_server.rs",
+        bin: "ex-tcp-server",
+        book: "ch02-1-tcp-server.md",
+        section: "第 2.1 节《TCP 服务端》",
+        hint: "在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，\n\
+               打印“客户端 {peer} 已关闭连接”后返回；读到 n 字节就打印\n\
+               “收到client端发来的数据： {printable(&buf[..n])}”，再用 write_all 原样写回。\n\
+               读或写出错时打印原因（errors::cause）并返回：只结束这一个连接。",
+        points: 10,
+    },
+    Exercise {
+        id: "2.2",
+        name: "tcp-client",
+        title: "TCP 客户端：读一行、发送、打印回声",
+        lab: "labs/tcp/client.rs",
+        stub: "labs/exercises/tcp_client.rs",
+        bin: "ex-tcp-client",
+        book: "ch02-2-tcp-client.md",
+        section: "第 2.2 节《TCP 客户端》",
+        hint: "用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\\n', …) 一行一行地读；\n\
+               读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \\r\\n，空行跳过。\n\
+               用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。",
+        points: 10,
+    },
+];
+
+/// 按名字或编号找练习。
+pub fn find(name: &str) -> Option<&'static Exercise> {
+    ALL.iter().find(|ex| ex.name == name || ex.id == name)
+}

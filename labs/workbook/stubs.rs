@@ -1,0 +1,75 @@
+//! 由实验文件生成练习文件：实验就是参考答案，练习是把其中标着
+//! `// ANCHOR: exercise` … `// ANCHOR_END: exercise` 的部分换成 `todo!()` 和提示。
+//! 这样练习和实验永远不会对不上。
+
+use crate::exercises::Exercise;
+
+/// 根据实验源码生成练习文件的内容。
+pub fn make_stub(ex: &Exercise, lab_source: &str) -> Result<String, String> {
+    let mut out = header(ex);
+    let mut lines = lab_source
+        .lines()
+        .skip_while(|line| line.starts_with("//!"));
+    let mut regions = 0;
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim();
+        if trimmed == "// ANCHOR: exercise" {
+            regions += 1;
+            let indent = &line[..line.len() - line.trim_start().len()];
+            if !lines.any(|l| l.trim() == "// ANCHOR_END: exercise") {
+                return Err(format!(
+                    "{}：ANCHOR: exercise 没有对应的 ANCHOR_END",
+                    ex.lab
+                ));
+            }
+            out.push_str(&todo_block(ex, indent));
+        } else if trimmed.starts_with("// ANCHOR: ") || trimmed.starts_with("// ANCHOR_END: ") {
+            // 书用的锚点在练习文件里没有用处
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if regions == 0 {
+        return Err(format!("{} 里没有 // ANCHOR: exercise 标记", ex.lab));
+    }
+    Ok(out)
+}
+
+fn header(ex: &Exercise) -> String {
+    format!(
+        "//! # 练习 {id}：{title}\n\
+         //!\n\
+         //! 这个文件是 `{lab}` 的练习版：写着 `todo!(\"练习 {id}：…\")` 的地方被挖空了，\n\
+         //! 请你把它补全，让程序和书中{section}的实验表现得一模一样。\n\
+         //!\n\
+         //! - 运行你的版本：`{run}`\n\
+         //! - 检查：`cargo run --bin workbook -- check {name}`\n\
+         //! - 提示：`cargo run --bin workbook -- hint {name}`\n\
+         //! - 重读：book/{book}\n\
+         \n\
+         // 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。\n\
+         #![allow(unused)]\n",
+        id = ex.id,
+        title = ex.title,
+        lab = ex.lab,
+        section = ex.section,
+        run = ex.run_command(),
+        name = ex.name,
+        book = ex.book,
+    )
+}
+
+fn todo_block(ex: &Exercise, indent: &str) -> String {
+    let mut block = String::new();
+    for (i, hint) in ex.hint.lines().enumerate() {
+        let label = if i == 0 {
+            format!("TODO（练习 {}）：", ex.id)
+        } else {
+            String::new()
+        };
+        block.push_str(&format!("{indent}// {label}{}\n", hint.trim()));
+    }
+    block.push_str(&format!("{indent}{}\n", ex.todo_marker()));
+    block
+}

@@ -1,0 +1,107 @@
+//! 练习的评分测试：和实验用的是同一批场景、同一份快照，被测程序换成了练习文件编译出的程序。
+//!
+//! 练习没做完时它们当然通不过，所以默认不运行（cargo test 把它们列为 ignored）。
+//! 请用练习册工具运行，它会先单独编译练习，再运行这里对应的测试：
+//!
+//! ```text
+//! cargo run --bin workbook -- check tcp-server
+//! ```
+//!
+//! 每个测试名以练习编号开头（ex_2_1_…），workbook 按这个前缀挑出一个练习的测试。
+//! 只有真正检验练习里挖空部分的场景才算进练习：例如“端口被占用”只经过 main，不算。
+
+mod scenarios;
+mod support;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use scenarios::tcp;
+
+/// 每个练习测试的总时限（每一步另有 support::WAIT 的时限）。
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// 练习编译出的程序：workbook 用 `cargo build --features exercises --bin …` 单独编译它，
+/// 放在和本测试程序同一个 target 目录里。
+fn exercise(bin: &str) -> PathBuf {
+    let test_program = std::env::current_exe().expect("测试程序的路径");
+    let dir = test_program
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target 目录");
+    let path = dir.join(bin);
+    assert!(
+        path.exists(),
+        "找不到 {}：请用 cargo run --bin workbook -- check 运行练习测试，它会先编译练习",
+        path.display()
+    );
+    path
+}
+
+async fn within_limit(scenario: impl Future<Output = ()>) {
+    if tokio::time::timeout(LIMIT, scenario).await.is_err() {
+        panic!("这个测试超过了 {LIMIT:?} 的时限");
+    }
+}
+
+// ---- 练习 2.1：TCP 服务端的 process ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-server"]
+async fn ex_2_1_server_transcript() {
+    within_limit(tcp::server_transcript(&exercise("ex-tcp-server"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-server"]
+async fn ex_2_1_server_serves_50_concurrent_clients() {
+    within_limit(tcp::server_serves_concurrent_clients(&exercise(
+        "ex-tcp-server",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-server"]
+async fn ex_2_1_server_survives_a_reset_client() {
+    within_limit(tcp::server_survives_reset(&exercise("ex-tcp-server"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-server"]
+async fn ex_2_1_server_echoes_1_mib_intact() {
+    within_limit(tcp::server_echoes_large_payload(&exercise("ex-tcp-server"))).await;
+}
+
+// ---- 练习 2.2：TCP 客户端的 talk ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_transcript() {
+    within_limit(tcp::client_transcript(&exercise("ex-tcp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_reads_piped_input() {
+    within_limit(tcp::client_reads_piped_input(&exercise("ex-tcp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_waits_for_the_whole_echo() {
+    within_limit(tcp::client_waits_for_whole_echo(&exercise("ex-tcp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_reports_a_partial_echo() {
+    within_limit(tcp::client_reports_partial_echo(&exercise("ex-tcp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_reports_the_server_going_away() {
+    within_limit(tcp::client_reports_server_gone(&exercise("ex-tcp-client"))).await;
+}

@@ -4,3 +4,4 @@
 #![allow(dead_code)] // 每个测试文件只用到其中一部分
 
 pub mod tcp;
+pub mod udp;

@@ -336,3 +336,77 @@ pub fn run_to_exit(path: &Path, name: &str, args: &[&str], stdin: &str) -> Strin
     transcript.push(format!("[退出码 {code}]"));
     transcript.join("\n")
 }
+
+// ---------------------------------------------------------------- UDP（第 3 章）
+
+/// 一个 UDP 数据报最多能装的数据：65,535 − 20（IPv4 头）− 8（UDP 头）。
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// 在 127.0.0.1:0 上绑定一个 UDP 套接字。
+pub async fn udp_socket() -> tokio::net::UdpSocket {
+    tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("能在 127.0.0.1 上绑定 UDP 套接字")
+}
+
+/// 绑定一个 UDP 套接字并 connect 到 `addr`：之后只收得到来自 `addr` 的数据报。
+pub async fn udp_connected(addr: SocketAddr) -> tokio::net::UdpSocket {
+    let socket = udp_socket().await;
+    socket.connect(addr).await.expect("UDP connect");
+    socket
+}
+
+/// 一个此刻没有人接收的本机 UDP 地址：先绑定一个端口再马上放掉。
+pub fn unused_udp_address() -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("能绑定 UDP 套接字");
+    socket.local_addr().expect("套接字有本地地址")
+}
+
+/// 在时限内收一个数据报，返回它的内容和发送方。
+pub async fn udp_recv(socket: &tokio::net::UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = vec![0u8; 65_536];
+    match timeout(WAIT, socket.recv_from(&mut buf)).await {
+        Ok(Ok((n, from))) => (buf[..n].to_vec(), from),
+        Ok(Err(err)) => panic!("接收数据报失败：{err}"),
+        Err(_) => panic!("等了 {WAIT:?} 没有收到数据报"),
+    }
+}
+
+/// 用已经 connect 过的套接字发一个数据报，再收回一个，要求和发出去的一模一样。
+pub async fn udp_round_trip(socket: &tokio::net::UdpSocket, data: &[u8]) {
+    timeout(WAIT, socket.send(data))
+        .await
+        .expect("发送超时")
+        .expect("发送数据报");
+    let (echo, _) = udp_recv(socket).await;
+    assert!(
+        echo == data,
+        "回声和发出的数据报不一致。\n发出 {} 字节：{:?}\n收到 {} 字节：{:?}",
+        data.len(),
+        String::from_utf8_lossy(data),
+        echo.len(),
+        String::from_utf8_lossy(&echo)
+    );
+}
+
+/// 几次一次性运行的记录连在一起，中间空一行（用于“一组错误输入”这样的快照）。
+pub fn join_transcripts(transcripts: &[String]) -> String {
+    transcripts.join("\n\n")
+}
+
+/// 和 [`assert_transcript`] 一样，只是保留 `127.0.0.1:8080`：它是第 3 章的默认地址，
+/// 会出现在给用户的提示里，不是某次运行分到的端口。（系统分配的临时端口在
+/// Linux、macOS、Windows 上默认都是五位数，永远不会是 8080。）
+pub fn assert_udp_transcript(name: &str, transcript: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    // 除 8080 以外的端口号都换成 [PORT]。末尾的 \b（只按 ASCII 判断，汉字不算单词字符）
+    // 保证整个端口号一起匹配，不会只换掉 8080 的前三位。端口 0 同样保留（它是“让系统挑端口”的意思）。
+    settings.add_filter(
+        r"127\.0\.0\.1:(?:[1-9][0-9]{4}|[1-79][0-9]{3}|8[1-9][0-9]{2}|80[0-79][0-9]|808[1-9]|[1-9][0-9]{0,2})(?-u:\b)",
+        "127.0.0.1:[PORT]",
+    );
+    settings.bind(|| insta::assert_snapshot!(name, transcript));
+}

@@ -1,0 +1,116 @@
+//! # 第 3 章 · UDP 服务端：回声服务
+//!
+//! 对应教程里的 UDP 服务端。UDP 没有“连接”，所以也没有 listen 和 accept：
+//! 绑定一个地址 → 循环接收数据报（同时得知是谁发来的）→ 打印 → 原样发回给发送方。
+//!
+//! 运行：
+//!
+//! ```text
+//! cargo run --bin lab-udp-server                          # 在 127.0.0.1:8080 上收发
+//! cargo run --bin lab-udp-server -- --addr 127.0.0.1:0    # 端口 0：由系统挑一个空闲端口
+//! cargo run --bin lab-udp-server -- --buf-size 8          # 接收缓冲区只有 8 字节：看数据报被截断
+//! cargo run --bin lab-udp-server -- --drop 2              # 假装前 2 个数据报在路上丢了
+//! ```
+//!
+//! 再开一个终端当客户端：`cargo run --bin lab-udp-client`，或者直接用
+//! `nc -u 127.0.0.1 8080`，输入一行回车，就会收到同样的一行。
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::text::printable;
+use tokio::net::UdpSocket;
+
+/// UDP 回声服务端：把收到的每个数据报原样发回给发送方。
+#[derive(Parser)]
+#[command(name = "lab-udp-server", version)]
+struct Args {
+    /// 绑定的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+
+    /// 接收缓冲区的大小（字节，1 到 65536）。比数据报小时，数据报多出的部分会被悄悄丢掉
+    #[arg(long, default_value_t = 1024, value_name = "字节", value_parser = parse_buf_size)]
+    buf_size: usize,
+
+    /// 仅用于演示：把最先到达的这么多个数据报当作“在路上丢了”，既不打印内容也不回复
+    #[arg(long, default_value_t = 0, value_name = "个")]
+    drop: u32,
+}
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+
+    // 1. 绑定地址。UDP 不需要 listen/accept：绑定之后，发到这个地址的数据报就归这个套接字收
+    let socket = match UdpSocket::bind(&args.addr).await {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!("{}", listen_failed(&args.addr, &err, "lab-udp-server"));
+            return ExitCode::FAILURE;
+        }
+    };
+    // 端口写 0 时，要问套接字才知道系统实际分配了哪个端口
+    match socket.local_addr() {
+        Ok(local) => println!("正在 {local} 上接收 UDP 数据报，按 Ctrl-C 停止"),
+        Err(err) => println!("正在接收 UDP 数据报（无法获取本地地址：{}）", cause(&err)),
+    }
+
+    // 2. 一个套接字服务所有客户端：收一个、回一个，循环往复
+    serve(&socket, args.buf_size, args.drop).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// 接收数据报、打印、原样发回给发送方。一次收发失败只报告，不退出。
+async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCode {
+    // 缓冲区只分配一次。一次 recv_from 恰好取出一个完整的数据报：
+    // 数据报比缓冲区大时，放不下的部分被丢掉，而且没有任何提示（截断）。
+    let mut buf = vec![0u8; buf_size];
+    loop {
+        // 接收：n 是这个数据报的字节数（可以是 0），peer 是发送方的地址
+        let (n, peer) = match socket.recv_from(&mut buf).await {
+            Ok(pair) => pair,
+            Err(err) => {
+                // 教程在这里 log.Fatalln，整个服务端就此退出。一次失败只影响一个数据报，
+                // 报告一下，接着收下一个。（例如在 Windows 上，某个客户端关掉后，
+                // 发给它的回复会换来一个“连接被重置”的接收错误。）
+                println!("接收数据报失败：{}，继续接收下一个", cause(&err));
+                continue;
+            }
+        };
+
+        // 仅用于演示丢包：真实的丢包发生在网络上，服务端根本看不到那个数据报
+        if to_drop > 0 {
+            to_drop -= 1;
+            println!(
+                "（演示丢包）丢掉来自 {peer} 的 {n} 字节，不打印也不回复，还要再丢 {to_drop} 个"
+            );
+            continue;
+        }
+
+        let data = &buf[..n];
+        println!(
+            "read from {peer} , content is {}, length = {n}",
+            printable(data)
+        );
+
+        // 发送：回复发给 recv_from 告诉我们的那个地址。每个数据报各自带着发送方的地址，
+        // 所以同一个套接字可以交替回复许多客户端，不会弄混。
+        if let Err(err) = socket.send_to(data, peer).await {
+            println!("向 {peer} 发送失败：{}，继续接收下一个", cause(&err));
+        }
+    }
+}
+// ANCHOR_END: serve
+
+/// 检查 `--buf-size`：至少 1 字节；一个 UDP 数据报最多 65,507 字节的数据，65536 已经足够。
+fn parse_buf_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(size @ 1..=65536) => Ok(size),
+        Ok(_) => Err("缓冲区大小要在 1 到 65536 字节之间".to_string()),
+        Err(_) => Err("缓冲区大小要写成一个整数，例如 1024".to_string()),
+    }
+}

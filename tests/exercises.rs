@@ -17,7 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scenarios::tcp;
+use scenarios::{tcp, udp};
 
 /// 每个练习测试的总时限（每一步另有 support::WAIT 的时限）。
 const LIMIT: Duration = Duration::from_secs(60);
@@ -104,4 +104,95 @@ async fn ex_2_2_client_reports_a_partial_echo() {
 #[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
 async fn ex_2_2_client_reports_the_server_going_away() {
     within_limit(tcp::client_reports_server_gone(&exercise("ex-tcp-client"))).await;
+}
+
+// ---- 练习 3.1：UDP 服务端的 serve ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-server"]
+async fn ex_3_1_server_transcript() {
+    within_limit(udp::server_transcript(&exercise("ex-udp-server"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-server"]
+async fn ex_3_1_server_keeps_boundaries() {
+    within_limit(udp::server_keeps_boundaries(&exercise("ex-udp-server"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-server"]
+async fn ex_3_1_server_truncates_at_buf_size() {
+    within_limit(udp::server_truncates_at_buf_size(&exercise(
+        "ex-udp-server",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-server"]
+async fn ex_3_1_server_simulates_loss() {
+    within_limit(udp::server_simulates_loss(&exercise("ex-udp-server"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-server"]
+async fn ex_3_1_server_serves_concurrent_clients() {
+    within_limit(udp::server_serves_concurrent_clients(&exercise(
+        "ex-udp-server",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-server"]
+async fn ex_3_1_server_round_trips_max_datagram() {
+    within_limit(udp::server_round_trips_max_datagram(&exercise(
+        "ex-udp-server",
+    )))
+    .await;
+}
+
+// ---- 练习 3.2：UDP 客户端的 exchange ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_transcript() {
+    within_limit(udp::client_transcript(&exercise("ex-udp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_sends_each_line() {
+    within_limit(udp::client_sends_each_line(&exercise("ex-udp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_notices_truncation() {
+    within_limit(udp::client_notices_truncation(&exercise("ex-udp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_retries_after_loss() {
+    within_limit(udp::client_retries_after_loss(&exercise("ex-udp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_gives_up_without_reply() {
+    within_limit(udp::client_gives_up_without_reply(&exercise(
+        "ex-udp-client",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_explains_port_unreachable() {
+    within_limit(udp::client_explains_port_unreachable(&exercise(
+        "ex-udp-client",
+    )))
+    .await;
 }

@@ -131,6 +131,7 @@ async fn dial(addr: &str) -> Result<UdpSocket, String> {
 // ANCHOR: exchange
 /// 发送一个数据报并等待回复；没等到就重发，最多重发 `args.retries` 次。
 async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), String> {
+    // ANCHOR: exercise
     if data.len() > MAX_DATAGRAM {
         return Err(format!(
             "要发送的内容有 {} 字节，超过了一个 UDP 数据报的上限 {MAX_DATAGRAM} 字节。\
@@ -170,6 +171,7 @@ async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), St
         args.addr,
         args.addr
     ))
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: exchange
 

@@ -66,6 +66,7 @@ async fn main() -> ExitCode {
 // ANCHOR: serve
 /// 接收数据报、打印、原样发回给发送方。一次收发失败只报告，不退出。
 async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCode {
+    // ANCHOR: exercise
     // 缓冲区只分配一次。一次 recv_from 恰好取出一个完整的数据报：
     // 数据报比缓冲区大时，放不下的部分被丢掉，而且没有任何提示（截断）。
     let mut buf = vec![0u8; buf_size];
@@ -103,6 +104,7 @@ async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCod
             println!("向 {peer} 发送失败：{}，继续接收下一个", cause(&err));
         }
     }
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: serve
 

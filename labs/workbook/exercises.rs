@@ -70,6 +70,38 @@ pub const ALL: &[Exercise] = &[
                用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。",
         points: 10,
     },
+    Exercise {
+        id: "3.1",
+        name: "udp-server",
+        title: "UDP 回声服务端：收一个数据报、回一个数据报",
+        lab: "labs/udp/server.rs",
+        stub: "labs/exercises/udp_server.rs",
+        bin: "ex-udp-server",
+        book: "ch03-1-udp-server.md",
+        section: "第 3.1 节《UDP 服务端》",
+        hint: "先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；\n\
+               接收出错时打印原因并继续（不要像教程那样退出）。to_drop 大于 0 时，\n\
+               把这个数据报当作丢了：打印“（演示丢包）…”这一行后 continue。\n\
+               否则按教程的格式打印“read from {peer} , content is {printable(data)}, length = {n}”，\n\
+               再用 socket.send_to(data, peer) 发回给发送方；发送出错也只打印、继续。",
+        points: 10,
+    },
+    Exercise {
+        id: "3.2",
+        name: "udp-client",
+        title: "UDP 客户端：发送、限时等待回复、超时重发",
+        lab: "labs/udp/client.rs",
+        stub: "labs/exercises/udp_client.rs",
+        bin: "ex-udp-client",
+        book: "ch03-2-udp-client.md",
+        section: "第 3.2 节《UDP 客户端》",
+        hint: "内容超过 MAX_DATAGRAM 字节就直接返回错误。然后最多尝试 retries + 1 次：\n\
+               （第二次起先打印“等了 … 秒没有收到回复，重发（第 N 次，最多 M 次）”）\n\
+               socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))\n\
+               限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。\n\
+               全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。",
+        points: 10,
+    },
 ];
 
 /// 按名字或编号找练习。

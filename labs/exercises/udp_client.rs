@@ -1,0 +1,209 @@
+//! # 练习 3.2：UDP 客户端：发送、限时等待回复、超时重发
+//!
+//! 这个文件是 `labs/udp/client.rs` 的练习版：写着 `todo!("练习 3.2：…")` 的地方被挖空了，
+//! 请你把它补全，让程序和书中第 3.2 节《UDP 客户端》的实验表现得一模一样。
+//!
+//! - 运行你的版本：`cargo run --features exercises --bin ex-udp-client`
+//! - 检查：`cargo run --bin workbook -- check udp-client`
+//! - 提示：`cargo run --bin workbook -- hint udp-client`
+//! - 重读：book/ch03-2-udp-client.md
+
+// 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。
+#![allow(unused)]
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use socket_workbook::errors::cause;
+use socket_workbook::text::printable;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+/// 基于 IPv4 的 UDP 数据报最多能装 65,507 字节的数据（65,535 减去 IP 头 20 字节和 UDP 头 8 字节）。
+const MAX_DATAGRAM: usize = 65_507;
+
+/// UDP 客户端：发送数据报给回声服务端，并打印它的回复。
+#[derive(Parser)]
+#[command(name = "lab-udp-client", version)]
+struct Args {
+    /// 服务端的地址，格式 HOST:PORT
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+
+    /// 要发送的内容（一个数据报）
+    #[arg(long, default_value = "hello world", conflicts_with = "stdin")]
+    message: String,
+
+    /// 改为从标准输入读：每一行作为一个数据报发送（空行就是 0 字节的数据报），读到输入结束为止
+    #[arg(long)]
+    stdin: bool,
+
+    /// 接收缓冲区的大小（字节，1 到 65536）
+    #[arg(long, default_value_t = 1024, value_name = "字节", value_parser = parse_buf_size)]
+    buf_size: usize,
+
+    /// 每次发送后等待回复的最长时间（秒，可以带小数，例如 0.5）
+    #[arg(long, default_value = "1", value_name = "秒", value_parser = parse_seconds)]
+    reply_timeout: Duration,
+
+    /// 没等到回复时最多重发几次
+    #[arg(long, default_value_t = 2, value_name = "次")]
+    retries: u32,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    println!("size =  {}", args.buf_size); // 和教程一样，先报告接收缓冲区的大小
+
+    // 1. 创建套接字，并把它“连接”到服务端。对 UDP 来说 connect 不发送任何东西，
+    //    只是记下对方的地址：之后 send 不用再写地址，也只接收来自这个地址的数据报
+    let socket = match dial(&args.addr).await {
+        Ok(socket) => socket,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // 2. 发送数据报、接收回复
+    let result = if args.stdin {
+        send_lines(&socket, &args).await
+    } else {
+        exchange(&socket, args.message.as_bytes(), &args).await
+    };
+
+    // 3. 关闭套接字：socket 在 main 结束时被丢弃（相当于 defer socket.Close()）
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// 相当于 Go 的 `net.DialUDP`：解析地址，在本机绑定一个临时端口，再 connect 到服务端。
+async fn dial(addr: &str) -> Result<UdpSocket, String> {
+    let server = match tokio::net::lookup_host(addr)
+        .await
+        .map(|mut found| found.next())
+    {
+        Ok(Some(server)) => server,
+        Ok(None) => return Err(format!("地址 {addr} 没有解析出任何 IP，请检查主机名")),
+        Err(err) => {
+            return Err(format!(
+                "无法解析地址 {addr}：{}。格式是 HOST:PORT，例如 127.0.0.1:8080",
+                cause(&err)
+            ));
+        }
+    };
+    // 本机这一端用“任意地址、端口 0”，由系统挑选（Go 的 DialUDP 传 nil 也是这个意思）
+    let local: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().expect("合法的地址")
+    } else {
+        "[::]:0".parse().expect("合法的地址")
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|err| format!("无法创建 UDP 套接字：{}", cause(&err)))?;
+    socket
+        .connect(server)
+        .await
+        .map_err(|err| format!("无法把 UDP 套接字指向 {addr}：{}", cause(&err)))?;
+    Ok(socket)
+}
+
+/// 发送一个数据报并等待回复；没等到就重发，最多重发 `args.retries` 次。
+async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), String> {
+    // TODO（练习 3.2）：内容超过 MAX_DATAGRAM 字节就直接返回错误。然后最多尝试 retries + 1 次：
+    // （第二次起先打印“等了 … 秒没有收到回复，重发（第 N 次，最多 M 次）”）
+    // socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))
+    // 限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。
+    // 全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。
+    todo!("练习 3.2：UDP 客户端：发送、限时等待回复、超时重发")
+}
+
+/// 打印一个回复，格式和教程一样；回复和发出的内容对不上时，再补一行说明。
+fn report(reply: &[u8], from: SocketAddr, sent: &[u8]) {
+    println!(
+        "recv:{} addr:{from} length:{}",
+        printable(reply),
+        reply.len()
+    );
+    if reply.len() < sent.len() && sent.starts_with(reply) {
+        println!(
+            "（回复只有 {} 字节，发出的是 {} 字节：数据报比某一方的接收缓冲区大，多出的部分被悄悄丢掉了）",
+            reply.len(),
+            sent.len()
+        );
+    } else if reply != sent {
+        println!("（回复和发出的内容不一样：它可能是之前某个数据报迟到的回复）");
+    }
+}
+
+/// 把收发失败变成一行说明。最值得解释的是“连接被拒绝”：UDP 明明没有连接，为什么会被拒绝？
+fn failure(addr: &str, err: &std::io::Error, action: &str) -> String {
+    if err.kind() == ErrorKind::ConnectionRefused {
+        // 数据报到了对方的机器，但那个端口上没有程序在收，对方的系统就回一个
+        // ICMP“端口不可达”。套接字 connect 过，系统才能把这个通知交给我们，
+        // 在下一次收发时报告成“连接被拒绝”。
+        format!(
+            "{addr} 上没有程序在接收 UDP 数据报：对方的系统回了一个 ICMP“端口不可达”\
+             （系统把它报告为“{}”，但 UDP 其实没有连接）。服务端大概还没启动，\
+             请先在另一个终端运行：cargo run --bin lab-udp-server -- --addr {addr}",
+            cause(err)
+        )
+    } else {
+        format!("{action}失败：{}", cause(err))
+    }
+}
+
+/// `--stdin`：每读到一行，就作为一个数据报发送并等待回复，直到输入结束。
+async fn send_lines(socket: &UdpSocket, args: &Args) -> Result<(), String> {
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = stdin
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|err| format!("读取输入失败：{}", cause(&err)))?;
+        if n == 0 {
+            return Ok(()); // 输入结束：Ctrl-D，或者管道里的内容读完了
+        }
+        // 空行也照样发送：0 字节的数据报是合法的，服务端会收到一个长度为 0 的数据报
+        exchange(socket, trim_line_end(&line), args).await?;
+    }
+}
+
+/// 去掉行尾的 `\r` 和 `\n`。
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|b| *b != b'\r' && *b != b'\n')
+        .map_or(0, |i| i + 1);
+    &line[..end]
+}
+
+/// 检查 `--buf-size`：至少 1 字节，最多 65536 字节。
+fn parse_buf_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(size @ 1..=65536) => Ok(size),
+        Ok(_) => Err("缓冲区大小要在 1 到 65536 字节之间".to_string()),
+        Err(_) => Err("缓冲区大小要写成一个整数，例如 1024".to_string()),
+    }
+}
+
+/// 检查 `--reply-timeout`：大于 0、不超过一小时的秒数。
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
+        Ok(_) => Err("等待时间要大于 0 秒、不超过 3600 秒".to_string()),
+        Err(_) => Err("等待时间要写成秒数，例如 1 或 0.5".to_string()),
+    }
+}

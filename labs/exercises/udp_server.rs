@@ -1,0 +1,77 @@
+//! # 练习 3.1：UDP 回声服务端：收一个数据报、回一个数据报
+//!
+//! 这个文件是 `labs/udp/server.rs` 的练习版：写着 `todo!("练习 3.1：…")` 的地方被挖空了，
+//! 请你把它补全，让程序和书中第 3.1 节《UDP 服务端》的实验表现得一模一样。
+//!
+//! - 运行你的版本：`cargo run --features exercises --bin ex-udp-server`
+//! - 检查：`cargo run --bin workbook -- check udp-server`
+//! - 提示：`cargo run --bin workbook -- hint udp-server`
+//! - 重读：book/ch03-1-udp-server.md
+
+// 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。
+#![allow(unused)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::text::printable;
+use tokio::net::UdpSocket;
+
+/// UDP 回声服务端：把收到的每个数据报原样发回给发送方。
+#[derive(Parser)]
+#[command(name = "lab-udp-server", version)]
+struct Args {
+    /// 绑定的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+
+    /// 接收缓冲区的大小（字节，1 到 65536）。比数据报小时，数据报多出的部分会被悄悄丢掉
+    #[arg(long, default_value_t = 1024, value_name = "字节", value_parser = parse_buf_size)]
+    buf_size: usize,
+
+    /// 仅用于演示：把最先到达的这么多个数据报当作“在路上丢了”，既不打印内容也不回复
+    #[arg(long, default_value_t = 0, value_name = "个")]
+    drop: u32,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+
+    // 1. 绑定地址。UDP 不需要 listen/accept：绑定之后，发到这个地址的数据报就归这个套接字收
+    let socket = match UdpSocket::bind(&args.addr).await {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!("{}", listen_failed(&args.addr, &err, "lab-udp-server"));
+            return ExitCode::FAILURE;
+        }
+    };
+    // 端口写 0 时，要问套接字才知道系统实际分配了哪个端口
+    match socket.local_addr() {
+        Ok(local) => println!("正在 {local} 上接收 UDP 数据报，按 Ctrl-C 停止"),
+        Err(err) => println!("正在接收 UDP 数据报（无法获取本地地址：{}）", cause(&err)),
+    }
+
+    // 2. 一个套接字服务所有客户端：收一个、回一个，循环往复
+    serve(&socket, args.buf_size, args.drop).await
+}
+
+/// 接收数据报、打印、原样发回给发送方。一次收发失败只报告，不退出。
+async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCode {
+    // TODO（练习 3.1）：先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；
+    // 接收出错时打印原因并继续（不要像教程那样退出）。to_drop 大于 0 时，
+    // 把这个数据报当作丢了：打印“（演示丢包）…”这一行后 continue。
+    // 否则按教程的格式打印“read from {peer} , content is {printable(data)}, length = {n}”，
+    // 再用 socket.send_to(data, peer) 发回给发送方；发送出错也只打印、继续。
+    todo!("练习 3.1：UDP 回声服务端：收一个数据报、回一个数据报")
+}
+
+/// 检查 `--buf-size`：至少 1 字节；一个 UDP 数据报最多 65,507 字节的数据，65536 已经足够。
+fn parse_buf_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(size @ 1..=65536) => Ok(size),
+        Ok(_) => Err("缓冲区大小要在 1 到 65536 字节之间".to_string()),
+        Err(_) => Err("缓冲区大小要写成一个整数，例如 1024".to_string()),
+    }
+}

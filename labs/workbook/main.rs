@@ -202,19 +202,17 @@ fn list(root: &Path) -> Result<ExitCode, String> {
         if state == State::Passed.label() {
             passed += 1;
         }
-        println!("{:<6} {:<15} {}{}", ex.id, ex.name, pad(state, 16), ex.stub);
+        println!(
+            "{:<6} {:<15} {}{}",
+            ex.id,
+            ex.name,
+            report::pad(state, 16),
+            ex.stub
+        );
     }
     println!("\n进度 {}", report::progress_bar(passed, ALL.len()));
     println!("检查下一个练习：cargo run --bin workbook -- check");
     Ok(ExitCode::SUCCESS)
-}
-
-fn pad(text: &str, columns: usize) -> String {
-    let width: usize = text
-        .chars()
-        .map(|c| if c as u32 >= 0x2E80 { 2 } else { 1 })
-        .sum();
-    format!("{text}{}", " ".repeat(columns.saturating_sub(width)))
 }
 
 /// 第一个还没通过的练习（按上次检查的结果）。

@@ -11,7 +11,8 @@ fn width(text: &str) -> usize {
         .sum()
 }
 
-fn pad(text: &str, columns: usize) -> String {
+/// 把文字补齐到 `columns` 列宽（按终端里的显示宽度算）。
+pub fn pad(text: &str, columns: usize) -> String {
     format!("{text}{}", " ".repeat(columns.saturating_sub(width(text))))
 }
 

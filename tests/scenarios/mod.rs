@@ -4,3 +4,7 @@
 #![allow(dead_code)] // 每个测试文件只用到其中一部分
 
 pub mod tcp;
+
+// 第 1 章与第 2.3 节
+pub mod socket;
+pub mod sticky;

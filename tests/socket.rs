@@ -25,3 +25,8 @@ async fn socket_hold_keeps_sockets_open_until_enter() {
 fn socket_reports_port_in_use() {
     socket::socket_port_in_use(program());
 }
+
+#[test]
+fn socket_reports_a_bad_address() {
+    socket::socket_bad_address(program());
+}

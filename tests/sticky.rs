@@ -297,3 +297,15 @@ fn proto_matches_length_delimited_codec() {
     }
     assert!(input.is_empty());
 }
+
+// ---------------------------------------------------------------- 启动参数
+
+#[test]
+fn server_reports_port_in_use() {
+    sticky::server_port_in_use(server());
+}
+
+#[test]
+fn client_rejects_a_bad_count() {
+    sticky::client_rejects_bad_count(client());
+}

@@ -126,7 +126,10 @@ fn show(title: &str, socket: SockRef<'_>) {
 // ANCHOR_END: show
 
 // ANCHOR: change_options
-/// 改两个选项再读回来：关掉 Nagle 算法，把接收缓冲区设成 64 KiB。
+/// ⑤ 里给接收缓冲区设置的大小（字节）。
+const RECV_BUFFER: usize = 64 * 1024;
+
+/// 改两个选项再读回来：关掉 Nagle 算法，把接收缓冲区设成 RECV_BUFFER 字节。
 fn change_options(client: &TcpStream) -> Result<(), String> {
     println!("⑤ 修改 ② 的两个选项，再读回来");
     // tokio 的 TcpStream 自己就能设置 TCP_NODELAY（第 2.3 节黏包会讲它）
@@ -140,10 +143,10 @@ fn change_options(client: &TcpStream) -> Result<(), String> {
     // 缓冲区大小 tokio 没有直接提供，借助 socket2 设置
     let socket = SockRef::from(client);
     socket
-        .set_recv_buffer_size(64 * 1024)
+        .set_recv_buffer_size(RECV_BUFFER)
         .map_err(|err| failed("设置 SO_RCVBUF", &err))?;
     println!(
-        "    set_recv_buffer_size(65536) 之后，SO_RCVBUF = {}",
+        "    set_recv_buffer_size({RECV_BUFFER}) 之后，SO_RCVBUF = {}",
         bytes(socket.recv_buffer_size())
     );
     Ok(())

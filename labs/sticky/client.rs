@@ -97,6 +97,11 @@ async fn main() -> ExitCode {
             println!("已发送 {} 条消息，共 {bytes} 字节，关闭连接", args.count);
             ExitCode::SUCCESS
         }
+        // 消息太长，编码不了（见 proto::MAX_FRAME_LEN）
+        Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+            eprintln!("无法发送：{err}。请把消息改短，或者调大 MAX_FRAME_LEN");
+            ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("发送失败：{}。服务端可能已经退出或断开了连接", cause(&err));
             ExitCode::FAILURE
@@ -122,7 +127,8 @@ async fn send_raw(conn: &mut TcpStream, count: u16) -> std::io::Result<usize> {
 async fn send_framed(conn: &mut TcpStream, count: u16) -> std::io::Result<usize> {
     let mut total = 0;
     for _ in 0..count {
-        let frame = proto::encode(MESSAGE.as_bytes()).map_err(std::io::Error::other)?;
+        let frame = proto::encode(MESSAGE.as_bytes())
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
         conn.write_all(&frame).await?;
         total += frame.len();
     }

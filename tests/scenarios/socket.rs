@@ -70,3 +70,9 @@ pub fn socket_port_in_use(program: &Path) {
     let transcript = run_to_exit(program, NAME, &["--addr", &addr], "");
     assert_transcript("socket_port_in_use", &transcript);
 }
+
+/// 地址写错了：一行中文说明，退出码非零。
+pub fn socket_bad_address(program: &Path) {
+    let transcript = run_to_exit(program, NAME, &["--addr", "localhost-20000"], "");
+    assert_transcript("socket_bad_address", &transcript);
+}

@@ -201,3 +201,22 @@ pub fn client_rejects_two_framings(client: &Path) {
     );
     assert!(transcript.ends_with("[退出码 2]"), "{transcript}");
 }
+
+/// 端口已被占用：一行中文说明原因和办法，退出码非零。
+pub fn server_port_in_use(server: &Path) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("占一个端口");
+    let addr = taken.local_addr().expect("本地地址").to_string();
+    let transcript = run_to_exit(server, SERVER, &["--addr", &addr], "");
+    assert_transcript("sticky_server_port_in_use", &transcript);
+}
+
+/// --count 超出 1 到 1000：clap 报告允许的范围，退出码非零，什么也不发送。
+pub fn client_rejects_bad_count(client: &Path) {
+    let addr = unused_address().to_string();
+    let transcript = run_to_exit(client, CLIENT, &["--addr", &addr, "--count", "0"], "");
+    assert!(
+        transcript.contains("1..=1000"),
+        "错误信息应当写出允许的范围：\n{transcript}"
+    );
+    assert!(transcript.ends_with("[退出码 2]"), "{transcript}");
+}

@@ -5,3 +5,7 @@
 
 pub mod tcp;
 pub mod udp;
+
+// 第 1 章与第 2.3 节
+pub mod socket;
+pub mod sticky;

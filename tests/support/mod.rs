@@ -410,3 +410,28 @@ pub fn assert_udp_transcript(name: &str, transcript: &str) {
     );
     settings.bind(|| insta::assert_snapshot!(name, transcript));
 }
+
+// ---------------------------------------------------------------- 第 1 章与第 2.3 节用到的工具
+
+/// 和 [`assert_transcript`] 一样，另外用 `filters`（正则表达式，替换成的文字）遮住
+/// 每台机器上都可能不同的内容，例如操作系统自动调整的缓冲区大小。
+pub fn assert_transcript_with_filters(name: &str, transcript: &str, filters: &[(&str, &str)]) {
+    let mut settings = insta::Settings::clone_current();
+    for (pattern, replacement) in filters {
+        settings.add_filter(pattern, *replacement);
+    }
+    settings.bind(|| assert_transcript(name, transcript));
+}
+
+/// 等对方关闭连接（读到结尾或者连接被重置），最多等 [`WAIT`]；对方又发来数据就失败。
+pub async fn expect_closed(stream: &mut TcpStream, why: &str) {
+    let mut buf = [0u8; 64];
+    match timeout(WAIT, stream.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => {}
+        Ok(Ok(n)) => panic!(
+            "{why}：对方应当关闭连接，却发来了 {n} 字节：{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(_) => panic!("{why}：等了 {WAIT:?}，对方还没有关闭连接"),
+    }
+}

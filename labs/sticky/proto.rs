@@ -63,6 +63,7 @@ impl std::error::Error for FrameError {}
 // ANCHOR: encode
 /// 编码：在消息前面加上 4 字节的长度（大端序），得到可以直接写进连接的一帧。
 pub fn encode(message: &[u8]) -> Result<Vec<u8>, FrameError> {
+    // ANCHOR: exercise
     if message.len() > MAX_FRAME_LEN {
         return Err(FrameError::TooLong {
             len: message.len(),
@@ -75,6 +76,7 @@ pub fn encode(message: &[u8]) -> Result<Vec<u8>, FrameError> {
     frame.extend_from_slice(&len.to_be_bytes()); // to_be_bytes：转成大端序的 4 个字节
     frame.extend_from_slice(message);
     Ok(frame)
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: encode
 
@@ -107,6 +109,7 @@ impl Decoder {
 
     /// 取出下一条完整的消息。字节还不够一帧时返回 `Ok(None)`：再去读一些，然后再来问。
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        // ANCHOR: exercise
         // 1. 长度字段还没收齐
         let Some(header) = self.buffer.first_chunk::<HEADER_LEN>() else {
             return Ok(None);
@@ -128,10 +131,12 @@ impl Decoder {
         let message = self.buffer[HEADER_LEN..frame_len].to_vec();
         self.buffer.drain(..frame_len);
         Ok(Some(message))
+        // ANCHOR_END: exercise
     }
 
     /// 连接结束时调用：缓冲区里还剩字节，说明对方在一帧的中间就断开了。
     pub fn finish(&self) -> Result<(), FrameError> {
+        // ANCHOR: exercise
         match self.buffer.first_chunk::<HEADER_LEN>() {
             _ if self.buffer.is_empty() => Ok(()),
             None => Err(FrameError::TruncatedHeader {
@@ -142,6 +147,7 @@ impl Decoder {
                 got: self.buffer.len() - HEADER_LEN,
             }),
         }
+        // ANCHOR_END: exercise
     }
 
     /// 缓冲区里暂存了多少字节（测试用它确认超长的帧没有被缓存下来）。

@@ -12,8 +12,8 @@ pub struct Exercise {
     pub lab: &'static str,
     /// 学生要编辑的练习文件（由实验文件生成，标着 `// ANCHOR: exercise` 的部分被挖空）
     pub stub: &'static str,
-    /// 练习文件编译出的程序名
-    pub bin: &'static str,
+    /// 练习文件编成什么、用哪个测试程序评分
+    pub target: Target,
     /// 卡住时重读的书页（book/ 下的文件）和小节名
     pub book: &'static str,
     pub section: &'static str, // 例如 “第 2.1 节《TCP 服务端》”
@@ -21,6 +21,18 @@ pub struct Exercise {
     pub hint: &'static str,
     /// 全部测试通过时得到的分数
     pub points: u32,
+}
+
+/// 练习文件是一个程序，还是一个被测试直接调用的模块。
+pub enum Target {
+    /// 一个程序（`ex-…`）：单独编译它，再用 tests/exercises.rs 里的场景测试它
+    Program { bin: &'static str },
+    /// 一个模块：测试程序 tests/`test`.rs 把它直接编进去；需要打开 `feature`，
+    /// 这样平时的 cargo test 不会编译还没写完的练习
+    Module {
+        test: &'static str,
+        feature: &'static str,
+    },
 }
 
 impl Exercise {
@@ -36,7 +48,12 @@ impl Exercise {
 
     /// 运行学生自己版本的命令。
     pub fn run_command(&self) -> String {
-        format!("cargo run --features exercises --bin {}", self.bin)
+        match self.target {
+            Target::Program { bin } => format!("cargo run --features exercises --bin {bin}"),
+            Target::Module { test, feature } => {
+                format!("cargo test --features {feature} --test {test}")
+            }
+        }
     }
 }
 
@@ -47,7 +64,9 @@ pub const ALL: &[Exercise] = &[
         title: "TCP 回声服务端：处理一个连接",
         lab: "labs/tcp/server.rs",
         stub: "labs/exercises/tcp_server.rs",
-        bin: "ex-tcp-server",
+        target: Target::Program {
+            bin: "ex-tcp-server",
+        },
         book: "ch02-1-tcp-server.md",
         section: "第 2.1 节《TCP 服务端》",
         hint: "在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，\n\
@@ -62,7 +81,9 @@ pub const ALL: &[Exercise] = &[
         title: "TCP 客户端：读一行、发送、打印回声",
         lab: "labs/tcp/client.rs",
         stub: "labs/exercises/tcp_client.rs",
-        bin: "ex-tcp-client",
+        target: Target::Program {
+            bin: "ex-tcp-client",
+        },
         book: "ch02-2-tcp-client.md",
         section: "第 2.2 节《TCP 客户端》",
         hint: "用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\\n', …) 一行一行地读；\n\
@@ -71,12 +92,34 @@ pub const ALL: &[Exercise] = &[
         points: 10,
     },
     Exercise {
+        id: "2.3",
+        name: "sticky-proto",
+        title: "长度前缀：编码器和解码器",
+        lab: "labs/sticky/proto.rs",
+        stub: "labs/exercises/sticky_proto.rs",
+        target: Target::Module {
+            test: "exercise_proto",
+            feature: "exercise-proto",
+        },
+        book: "ch02-3-sticky.md",
+        section: "第 2.3 节《黏包》",
+        hint: "encode：消息超过 MAX_FRAME_LEN 就返回 FrameError::TooLong；否则先写 4 字节长度\n\
+               （(len as u32).to_be_bytes()，大端序），再写消息本身。\n\
+               next_message：缓冲区不足 4 字节就返回 Ok(None)；读出长度（u32::from_be_bytes），\n\
+               超过 max_len 立刻返回 TooLong（不要等消息体）；不足一整帧返回 Ok(None)；\n\
+               够了就取出消息，并用 drain 把这一帧从缓冲区去掉。\n\
+               finish：缓冲区空着就是 Ok(())；不足 4 字节是 TruncatedHeader，否则是 TruncatedBody。",
+        points: 10,
+    },
+    Exercise {
         id: "3.1",
         name: "udp-server",
         title: "UDP 回声服务端：收一个数据报、回一个数据报",
         lab: "labs/udp/server.rs",
         stub: "labs/exercises/udp_server.rs",
-        bin: "ex-udp-server",
+        target: Target::Program {
+            bin: "ex-udp-server",
+        },
         book: "ch03-1-udp-server.md",
         section: "第 3.1 节《UDP 服务端》",
         hint: "先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；\n\
@@ -92,7 +135,9 @@ pub const ALL: &[Exercise] = &[
         title: "UDP 客户端：发送、限时等待回复、超时重发",
         lab: "labs/udp/client.rs",
         stub: "labs/exercises/udp_client.rs",
-        bin: "ex-udp-client",
+        target: Target::Program {
+            bin: "ex-udp-client",
+        },
         book: "ch03-2-udp-client.md",
         section: "第 3.2 节《UDP 客户端》",
         hint: "内容超过 MAX_DATAGRAM 字节就直接返回错误。然后最多尝试 retries + 1 次：\n\

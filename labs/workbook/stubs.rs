@@ -2,6 +2,10 @@
 //! `// ANCHOR: exercise` … `// ANCHOR_END: exercise` 的部分换成 `todo!()` 和提示。
 //! 这样练习和实验永远不会对不上。
 
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::thread;
+
 use crate::exercises::Exercise;
 
 /// 根据实验源码生成练习文件的内容。
@@ -33,7 +37,36 @@ pub fn make_stub(ex: &Exercise, lab_source: &str) -> Result<String, String> {
     if regions == 0 {
         return Err(format!("{} 里没有 // ANCHOR: exercise 标记", ex.lab));
     }
-    Ok(out)
+    rustfmt(&out)
+}
+
+/// 用 rustfmt 排一遍版，这样生成的练习文件本身就能通过 cargo fmt --check。
+fn rustfmt(source: &str) -> Result<String, String> {
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("无法运行 rustfmt：{err}（rustup component add rustfmt）"))?;
+    let mut stdin = child.stdin.take().ok_or("rustfmt 没有标准输入")?;
+    let input = source.to_string();
+    // 另开一个线程写输入，免得输入输出都很大时双方互相等待
+    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child
+        .wait_with_output()
+        .map_err(|err| format!("rustfmt 出错：{err}"))?;
+    let written = writer
+        .join()
+        .map_err(|_| "向 rustfmt 写入时出错".to_string())?;
+    written.map_err(|err| format!("向 rustfmt 写入失败：{err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "rustfmt 失败：{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|err| format!("rustfmt 的输出不是 UTF-8：{err}"))
 }
 
 fn header(ex: &Exercise) -> String {

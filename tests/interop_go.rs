@@ -15,7 +15,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use support::*;
@@ -28,60 +27,15 @@ fn client() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-tcp-client"))
 }
 
-/// 教程原文的位置。
-fn tutorial_path() -> PathBuf {
-    match std::env::var_os("SEED_TUTORIAL") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/socket-programming.zh.md")
-        }
-    }
-}
-
-/// 从教程里取出注释里写着 `marker`（例如 `tcp/server/main.go`）的那段 Go 代码。
-fn tutorial_go_code(marker: &str) -> String {
-    let path = tutorial_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "读不到教程原文 {}：{err}（可以用 SEED_TUTORIAL 指定位置）",
-            path.display()
-        )
-    });
-    text.split("```go")
-        .skip(1)
-        .filter_map(|block| block.split("```").next())
-        .find(|code| code.contains(marker))
-        .unwrap_or_else(|| panic!("教程里找不到 {marker} 这段代码"))
-        .to_string()
-}
-
-/// 把教程的一段 Go 代码补上包名和导入，换上地址，编译成可执行文件。
+/// 把教程的一段 TCP 代码补上包名和导入，换上地址，编译成可执行文件。
 fn build_go(marker: &str, imports: &[&str], addr: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("socket-workbook-go-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("创建临时目录");
     let name = marker.replace('/', "-").trim_end_matches(".go").to_string();
     let imports: String = imports.iter().map(|pkg| format!("\t\"{pkg}\"\n")).collect();
     let code = tutorial_go_code(marker).replace("127.0.0.1:20000", addr);
-    let source = dir.join(format!("{name}.go"));
-    std::fs::write(
-        &source,
-        format!("package main\n\nimport (\n{imports})\n{code}"),
+    go_build(
+        &name,
+        &format!("package main\n\nimport (\n{imports})\n{code}"),
     )
-    .expect("写入 Go 源文件");
-    let binary = dir.join(&name);
-    let built = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("运行 go build（装好 Go 了吗？sudo apt-get install golang-go）");
-    assert!(
-        built.status.success(),
-        "编译教程的 Go 代码失败：\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    binary
 }
 
 /// 启动教程的 Go 服务端。它启动时什么也不打印，所以反复尝试连接，直到连上为止（最多等 WAIT）。

@@ -16,7 +16,7 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use support::*;
@@ -30,65 +30,18 @@ fn client() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-udp-client"))
 }
 
-/// 教程原文的位置。
-fn tutorial_path() -> PathBuf {
-    match std::env::var_os("SEED_TUTORIAL") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/socket-programming.zh.md")
-        }
-    }
-}
-
-/// 从教程里取出含有 `marker`（例如 `net.ListenUDP`）的那段 Go 代码。
-fn tutorial_go_code(marker: &str) -> String {
-    let path = tutorial_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "读不到教程原文 {}：{err}（可以用 SEED_TUTORIAL 指定位置）",
-            path.display()
-        )
-    });
-    text.split("```go")
-        .skip(1)
-        .filter_map(|block| block.split("```").next())
-        .find(|code| code.contains(marker))
-        .unwrap_or_else(|| panic!("教程里找不到含有 {marker} 的代码"))
-        .to_string()
-}
-
 /// 把教程的一段 UDP 程序里的端口 8080 换成 `port`，编译成可执行文件。
 fn build_go(marker: &str, name: &str, port: u16) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "socket-workbook-go-udp-{}-{port}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("创建临时目录");
     let code = tutorial_go_code(marker);
     assert!(
         code.contains("Port: 8080,"),
         "教程的 {name} 应当使用端口 8080"
     );
-    let source = dir.join(format!("{name}.go"));
-    std::fs::write(
-        &source,
-        code.replace("Port: 8080,", &format!("Port: {port},")),
+    let name = format!("{name}-{port}");
+    go_build(
+        &name,
+        &code.replace("Port: 8080,", &format!("Port: {port},")),
     )
-    .expect("写入 Go 源文件");
-    let binary = dir.join(name);
-    let built = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("运行 go build（装好 Go 了吗？sudo apt-get install golang-go）");
-    assert!(
-        built.status.success(),
-        "编译教程的 Go 代码失败：\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    binary
 }
 
 /// Go 的 log 包在每行前面加上“2006/01/02 15:04:05 ”这样的日期时间，去掉它再比较。

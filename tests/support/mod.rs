@@ -435,3 +435,54 @@ pub async fn expect_closed(stream: &mut TcpStream, why: &str) {
         Err(_) => panic!("{why}：等了 {WAIT:?}，对方还没有关闭连接"),
     }
 }
+
+// ---------------------------------------------------------------- 教程的 Go 程序（互通测试用）
+
+/// 教程原文的位置：环境变量 `SEED_TUTORIAL`，默认是仓库旁边的 `../shared/seed/socket-programming.zh.md`。
+pub fn tutorial_path() -> std::path::PathBuf {
+    match std::env::var_os("SEED_TUTORIAL") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/socket-programming.zh.md")
+        }
+    }
+}
+
+/// 从教程里取出含有 `marker`（例如 `tcp/server/main.go` 或 `net.ListenUDP`）的那段 Go 代码。
+pub fn tutorial_go_code(marker: &str) -> String {
+    let path = tutorial_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "读不到教程原文 {}：{err}（可以用 SEED_TUTORIAL 指定位置）",
+            path.display()
+        )
+    });
+    text.split("```go")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .find(|code| code.contains(marker))
+        .unwrap_or_else(|| panic!("教程里找不到含有 {marker} 的代码"))
+        .to_string()
+}
+
+/// 把一段 Go 源码写进临时目录，用 `go build` 编译成名叫 `name` 的可执行文件。
+pub fn go_build(name: &str, source: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("socket-workbook-go-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("创建临时目录");
+    let file = dir.join(format!("{name}.go"));
+    std::fs::write(&file, source).expect("写入 Go 源文件");
+    let binary = dir.join(name);
+    let built = std::process::Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&file)
+        .output()
+        .expect("运行 go build（装好 Go 了吗？sudo apt-get install golang-go）");
+    assert!(
+        built.status.success(),
+        "编译教程的 Go 代码失败：\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    binary
+}

@@ -31,7 +31,13 @@ fn pages() -> Vec<PathBuf> {
 fn includes(text: &str) -> Vec<String> {
     text.split("{{#include ")
         .skip(1)
-        .map(|rest| rest.split("}}").next().unwrap_or_default().trim().to_string())
+        .map(|rest| {
+            rest.split("}}")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
         .collect()
 }
 
@@ -39,7 +45,9 @@ fn includes(text: &str) -> Vec<String> {
 fn snapshot_header_lines(text: &str) -> usize {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("---"), "快照文件应当以 --- 开头");
-    2 + lines.position(|line| line == "---").expect("快照头部应当以 --- 结束")
+    2 + lines
+        .position(|line| line == "---")
+        .expect("快照头部应当以 --- 结束")
 }
 
 /// 检查一处引用，返回发现的问题（没有问题时返回 None）。
@@ -64,7 +72,10 @@ fn check_include(page: &Path, spec: &str) -> Option<String> {
                     ));
                 }
             }
-            let shown = text.lines().skip(start - 1).filter(|l| !l.trim().is_empty());
+            let shown = text
+                .lines()
+                .skip(start - 1)
+                .filter(|l| !l.trim().is_empty());
             (shown.count() == 0).then(|| format!("引用 {spec} 取到的内容是空的"))
         }
     }
@@ -96,11 +107,18 @@ fn every_include_names_an_existing_file_and_anchor() {
         for spec in includes(&text) {
             count += 1;
             if let Some(problem) = check_include(&page, &spec) {
-                problems.push(format!("{}：{{{{#include {spec}}}}}：{problem}", page.display()));
+                problems.push(format!(
+                    "{}：{{{{#include {spec}}}}}：{problem}",
+                    page.display()
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "书里的引用有问题：\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "书里的引用有问题：\n{}",
+        problems.join("\n")
+    );
     assert!(count > 0, "书里一处 {{{{#include}}}} 都没有");
 }
 
@@ -113,7 +131,8 @@ fn rust_code_in_the_book_is_included_not_pasted() {
         for (number, line) in text.lines().enumerate() {
             let trimmed = line.trim();
             if trimmed.starts_with("```") {
-                in_rust_block = !in_rust_block && trimmed.trim_start_matches('`').starts_with("rust");
+                in_rust_block =
+                    !in_rust_block && trimmed.trim_start_matches('`').starts_with("rust");
                 continue;
             }
             if in_rust_block && !trimmed.is_empty() && !trimmed.starts_with("{{#include") {
@@ -134,7 +153,11 @@ fn images_and_chapters_exist() {
     for page in pages() {
         let text = fs::read_to_string(&page).expect("读取页面");
         // 形如 ](path) 的链接和图片：只检查本地文件（不含 :// 和 #开头的锚点）
-        for target in text.split("](").skip(1).filter_map(|rest| rest.split(')').next()) {
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
             let file = target.split('#').next().unwrap_or_default();
             if file.is_empty() || target.contains("://") {
                 continue;

@@ -32,8 +32,9 @@ fn client() -> &'static Path {
 fn tutorial_path() -> PathBuf {
     match std::env::var_os("SEED_TUTORIAL") {
         Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/seed/socket-programming.zh.md"),
+        None => {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/socket-programming.zh.md")
+        }
     }
 }
 
@@ -41,7 +42,10 @@ fn tutorial_path() -> PathBuf {
 fn tutorial_go_code(marker: &str) -> String {
     let path = tutorial_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!("读不到教程原文 {}：{err}（可以用 SEED_TUTORIAL 指定位置）", path.display())
+        panic!(
+            "读不到教程原文 {}：{err}（可以用 SEED_TUTORIAL 指定位置）",
+            path.display()
+        )
     });
     text.split("```go")
         .skip(1)
@@ -59,8 +63,11 @@ fn build_go(marker: &str, imports: &[&str], addr: &str) -> PathBuf {
     let imports: String = imports.iter().map(|pkg| format!("\t\"{pkg}\"\n")).collect();
     let code = tutorial_go_code(marker).replace("127.0.0.1:20000", addr);
     let source = dir.join(format!("{name}.go"));
-    std::fs::write(&source, format!("package main\n\nimport (\n{imports})\n{code}"))
-        .expect("写入 Go 源文件");
+    std::fs::write(
+        &source,
+        format!("package main\n\nimport (\n{imports})\n{code}"),
+    )
+    .expect("写入 Go 源文件");
     let binary = dir.join(&name);
     let built = Command::new("go")
         .arg("build")
@@ -84,7 +91,10 @@ async fn start_go_server() -> (Program, String) {
     let mut go_server = Program::start(&binary, "go-server", &[]);
     let deadline = tokio::time::Instant::now() + WAIT;
     while tokio::net::TcpStream::connect(&addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "Go 服务端 {WAIT:?} 内没有开始监听");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Go 服务端 {WAIT:?} 内没有开始监听"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await; // 轮询间隔，不是同步手段
     }
     // 那次试探连接关闭时，Go 服务端会打印一行 EOF
@@ -111,10 +121,19 @@ async fn go_client_talks_to_lab_server() {
     .await
     .expect("Go 客户端任务");
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n你好，世界\n");
-    lab_server.wait_for_line(|line| line.starts_with("新连接")).await;
-    lab_server.expect_line("收到client端发来的数据： hello").await;
-    lab_server.expect_line("收到client端发来的数据： 你好，世界").await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "hello\n你好，世界\n"
+    );
+    lab_server
+        .wait_for_line(|line| line.starts_with("新连接"))
+        .await;
+    lab_server
+        .expect_line("收到client端发来的数据： hello")
+        .await;
+    lab_server
+        .expect_line("收到client端发来的数据： 你好，世界")
+        .await;
 }
 
 #[tokio::test]
@@ -122,16 +141,28 @@ async fn go_client_talks_to_lab_server() {
 async fn lab_client_talks_to_go_server() {
     let (mut go_server, addr) = start_go_server().await;
     let transcript = tokio::task::spawn_blocking(move || {
-        run_to_exit(client(), "lab-tcp-client", &["--addr", &addr], "hello\n你好，世界\nq\n")
+        run_to_exit(
+            client(),
+            "lab-tcp-client",
+            &["--addr", &addr],
+            "hello\n你好，世界\nq\n",
+        )
     })
     .await
     .expect("客户端任务");
     // run_to_exit 先记标准输出、再记标准错误：回声在前，连接提示在后
-    assert!(transcript.contains("\nhello\n你好，世界\n已连接到"), "{transcript}");
+    assert!(
+        transcript.contains("\nhello\n你好，世界\n已连接到"),
+        "{transcript}"
+    );
     assert!(transcript.ends_with("[退出码 0]"), "{transcript}");
     // Go 服务端打印的和我们的服务端打印的是同一句话
-    go_server.expect_line("收到client端发来的数据： hello").await;
-    go_server.expect_line("收到client端发来的数据： 你好，世界").await;
+    go_server
+        .expect_line("收到client端发来的数据： hello")
+        .await;
+    go_server
+        .expect_line("收到client端发来的数据： 你好，世界")
+        .await;
 }
 
 #[tokio::test]
@@ -148,7 +179,8 @@ async fn lab_client_notices_go_server_losing_bytes() {
     .await
     .expect("客户端任务");
     assert!(
-        transcript.contains("等了 1 秒，这条回声只收到 128/300 字节") && transcript.ends_with("[退出码 1]"),
+        transcript.contains("等了 1 秒，这条回声只收到 128/300 字节")
+            && transcript.ends_with("[退出码 1]"),
         "{transcript}"
     );
 }
@@ -169,6 +201,10 @@ async fn nc_talks_to_lab_server() {
     .expect("nc 任务");
     assert!(output.status.success(), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n");
-    lab_server.wait_for_line(|line| line.starts_with("新连接")).await;
-    lab_server.expect_line("收到client端发来的数据： hello\\n").await;
+    lab_server
+        .wait_for_line(|line| line.starts_with("新连接"))
+        .await;
+    lab_server
+        .expect_line("收到client端发来的数据： hello\\n")
+        .await;
 }

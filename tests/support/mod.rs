@@ -486,3 +486,166 @@ pub fn go_build(name: &str, source: &str) -> std::path::PathBuf {
     );
     binary
 }
+
+// ---------------------------------------------------------------- 第 4 章：聊天室
+
+impl Program {
+    /// 程序的进程号。
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("程序还在运行")
+    }
+
+    /// 给程序发 SIGINT，相当于在它的终端里按 Ctrl-C。
+    pub fn interrupt(&mut self) {
+        self.transcript.push("[Ctrl-C]".to_string());
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .expect("运行 kill");
+        assert!(status.success(), "kill -INT 失败");
+    }
+}
+
+/// 进程此刻的常驻内存（KiB），读自 Linux 的 /proc/PID/status。
+pub fn resident_kib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("读 /proc/PID/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("/proc/PID/status 里有 VmRSS")
+}
+
+/// 一个按行收发的 TCP 对端：测试用它扮演 `nc`，一行一行地说和听。
+pub struct LinePeer {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    local: SocketAddr,
+}
+
+impl LinePeer {
+    /// 连上 `addr`。
+    pub async fn connect(addr: SocketAddr) -> LinePeer {
+        LinePeer::from_stream(connect(addr).await)
+    }
+
+    /// 用接收缓冲区很小的套接字连上 `addr`：连上以后不读，它很快就会“塞住”。
+    pub async fn connect_with_small_buffer(addr: SocketAddr) -> LinePeer {
+        let socket = tokio::net::TcpSocket::new_v4().expect("创建套接字");
+        socket.set_recv_buffer_size(4096).expect("设置 SO_RCVBUF");
+        let stream = timeout(WAIT, socket.connect(addr))
+            .await
+            .expect("连接超时")
+            .expect("连接失败");
+        LinePeer::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> LinePeer {
+        let local = stream.local_addr().expect("本地地址");
+        let (reader, writer) = stream.into_split();
+        LinePeer {
+            reader: BufReader::new(reader),
+            writer,
+            local,
+        }
+    }
+
+    /// 本端的地址（服务端看到的“对方地址”）。
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// 原样发送一些字节。
+    pub async fn send(&mut self, bytes: &[u8]) {
+        timeout(WAIT, self.writer.write_all(bytes))
+            .await
+            .expect("发送超时")
+            .expect("发送失败");
+    }
+
+    /// 发送一行（自动加上 `\n`）。
+    pub async fn say(&mut self, text: &str) {
+        self.send(format!("{text}\n").as_bytes()).await;
+    }
+
+    /// 读下一行（去掉行尾的换行），连接结束时返回 None。最多等 [`WAIT`]。
+    pub async fn try_next_line(&mut self) -> Option<String> {
+        let mut line = Vec::new();
+        match timeout(WAIT, self.reader.read_until(b'\n', &mut line)).await {
+            Ok(Ok(0)) => None,
+            Ok(Ok(_)) => Some(
+                String::from_utf8_lossy(&line)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string(),
+            ),
+            Ok(Err(err)) => panic!("{} 读取失败：{err}", self.local),
+            Err(_) => panic!("等了 {WAIT:?}，{} 没有收到下一行", self.local),
+        }
+    }
+
+    /// 读下一行；连接结束时测试失败。
+    pub async fn next_line(&mut self) -> String {
+        match self.try_next_line().await {
+            Some(line) => line,
+            None => panic!("{} 的连接已经结束，没有收到下一行", self.local),
+        }
+    }
+
+    /// 下一行必须正好是 `expected`。
+    pub async fn expect_line(&mut self, expected: &str) {
+        let line = self.next_line().await;
+        assert_eq!(line, expected, "{} 收到的这一行不对", self.local);
+    }
+
+    /// 一直读，直到出现满足 `wanted` 的一行，返回之前（不含）读到的所有行和这一行。
+    pub async fn read_until_line(
+        &mut self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> (Vec<String>, String) {
+        let mut before = Vec::new();
+        loop {
+            let line = self.next_line().await;
+            if wanted(&line) {
+                return (before, line);
+            }
+            before.push(line);
+        }
+    }
+
+    /// 对方应当关闭连接：读到结束为止，返回结束前收到的行（读出错也算结束）。
+    pub async fn expect_closed(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            match timeout(WAIT, self.reader.read_until(b'\n', &mut line)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return rest,
+                Ok(Ok(_)) => rest.push(
+                    String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                ),
+                Err(_) => panic!(
+                    "等了 {WAIT:?}，{} 的连接还没有结束；收到了：{rest:?}",
+                    self.local
+                ),
+            }
+        }
+    }
+
+    /// 关闭发送方向（半关闭），对方会读到连接结束。
+    pub async fn shutdown(&mut self) {
+        let _ = self.writer.shutdown().await;
+    }
+
+    /// 突然重置连接（SO_LINGER = 0 再关闭，内核发 RST 而不是 FIN）。
+    pub fn reset(self) {
+        let stream = self
+            .reader
+            .into_inner()
+            .reunite(self.writer)
+            .expect("两半属于同一个连接");
+        stream.set_zero_linger().expect("设置 SO_LINGER");
+        drop(stream);
+    }
+}

@@ -1,0 +1,91 @@
+//! 第 4 章：全双工聊天室的服务端和客户端（labs/chat/）。
+
+mod scenarios;
+mod support;
+
+use std::path::Path;
+
+use scenarios::chat;
+
+fn server() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-chat-server"))
+}
+
+fn client() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-chat-client"))
+}
+
+#[tokio::test]
+async fn server_three_client_conversation() {
+    chat::server_three_clients(server()).await;
+}
+
+#[tokio::test]
+async fn server_help_and_unknown_command() {
+    chat::server_help_and_unknown_command(server()).await;
+}
+
+#[tokio::test]
+async fn server_refuses_lines_over_4_kib() {
+    chat::server_refuses_long_lines(server()).await;
+}
+
+#[tokio::test]
+async fn server_sanitises_invalid_utf8_and_control_chars() {
+    chat::server_sanitises_text(server()).await;
+}
+
+#[tokio::test]
+async fn server_drops_a_slow_reader_and_keeps_the_others_going() {
+    chat::server_drops_slow_reader(server()).await;
+}
+
+#[tokio::test]
+async fn server_survives_a_reset_mid_line() {
+    chat::server_survives_reset_mid_line(server()).await;
+}
+
+#[tokio::test]
+async fn server_delivers_the_last_unterminated_line() {
+    chat::server_delivers_last_unterminated_line(server()).await;
+}
+
+#[tokio::test]
+async fn server_relays_between_20_clients_in_order() {
+    chat::server_relays_between_many_clients(server()).await;
+}
+
+#[tokio::test]
+async fn server_console_notice_reaches_everyone() {
+    chat::server_console_notice(server()).await;
+}
+
+#[tokio::test]
+async fn server_ctrl_c_delivers_then_closes() {
+    chat::server_ctrl_c(server()).await;
+}
+
+#[test]
+fn server_reports_port_in_use() {
+    chat::server_port_in_use(server());
+}
+
+#[tokio::test]
+async fn client_is_full_duplex() {
+    chat::client_full_duplex(client()).await;
+}
+
+#[tokio::test]
+async fn client_leaves_cleanly() {
+    chat::client_leaves_cleanly(client()).await;
+}
+
+#[tokio::test]
+async fn client_in_a_real_room() {
+    chat::client_in_real_room(client(), server()).await;
+}
+
+#[test]
+fn client_reports_no_server() {
+    chat::client_without_server(client());
+}

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scenarios::{tcp, udp};
+use scenarios::{chat, tcp, udp};
 
 /// 每个练习测试的总时限（每一步另有 support::WAIT 的时限）。
 const LIMIT: Duration = Duration::from_secs(60);
@@ -194,5 +194,95 @@ async fn ex_3_2_client_explains_port_unreachable() {
     within_limit(udp::client_explains_port_unreachable(&exercise(
         "ex-udp-client",
     )))
+    .await;
+}
+
+// ---- 练习 4.1：聊天室服务端的转发和控制台 ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-relay"]
+async fn ex_4_1_server_three_clients() {
+    within_limit(chat::server_three_clients(&exercise("ex-chat-relay"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-relay"]
+async fn ex_4_1_server_relays_between_many_clients() {
+    within_limit(chat::server_relays_between_many_clients(&exercise(
+        "ex-chat-relay",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-relay"]
+async fn ex_4_1_server_console_notice() {
+    within_limit(chat::server_console_notice(&exercise("ex-chat-relay"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-relay"]
+async fn ex_4_1_server_delivers_last_unterminated_line() {
+    within_limit(chat::server_delivers_last_unterminated_line(&exercise(
+        "ex-chat-relay",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-relay"]
+async fn ex_4_1_server_survives_reset_mid_line() {
+    within_limit(chat::server_survives_reset_mid_line(&exercise(
+        "ex-chat-relay",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-relay"]
+async fn ex_4_1_server_sanitises_text() {
+    within_limit(chat::server_sanitises_text(&exercise("ex-chat-relay"))).await;
+}
+
+// ---- 练习 4.2：聊天室服务端的昵称和命令 ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-nick"]
+async fn ex_4_2_server_three_clients() {
+    within_limit(chat::server_three_clients(&exercise("ex-chat-nick"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-nick"]
+async fn ex_4_2_server_help_and_unknown_command() {
+    within_limit(chat::server_help_and_unknown_command(&exercise(
+        "ex-chat-nick",
+    )))
+    .await;
+}
+
+// ---- 练习 4.3：聊天室客户端的收和发 ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-client"]
+async fn ex_4_3_client_full_duplex() {
+    within_limit(chat::client_full_duplex(&exercise("ex-chat-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-client"]
+async fn ex_4_3_client_leaves_cleanly() {
+    within_limit(chat::client_leaves_cleanly(&exercise("ex-chat-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-client"]
+async fn ex_4_3_client_in_real_room() {
+    // 聊天室服务端用实验本身：这个练习只评客户端
+    let server = std::path::Path::new(env!("CARGO_BIN_EXE_lab-chat-server"));
+    within_limit(chat::client_in_real_room(
+        &exercise("ex-chat-client"),
+        server,
+    ))
     .await;
 }

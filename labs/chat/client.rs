@@ -66,6 +66,7 @@ async fn main() -> ExitCode {
     let mut incoming = tokio::spawn(show_incoming(reader));
     let mut keyboard = read_keyboard();
 
+    // ANCHOR: exercise
     // 3. main 只管发：等键盘的下一行，或者等服务端那边结束，哪个先来处理哪个
     loop {
         tokio::select! {
@@ -96,12 +97,14 @@ async fn main() -> ExitCode {
     let _ = tokio::time::timeout(GOODBYE_WAIT, incoming).await;
     // 从 main 返回就结束整个进程：读键盘的线程也许还卡在等回车，但不必等它
     ExitCode::SUCCESS
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: main
 
 // ANCHOR: show_incoming
 /// 收：把服务端发来的每一行显示出来，直到连接结束。返回结束的原因。
 async fn show_incoming(reader: OwnedReadHalf) -> Result<(), String> {
+    // ANCHOR: exercise
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
     loop {
@@ -118,6 +121,7 @@ async fn show_incoming(reader: OwnedReadHalf) -> Result<(), String> {
         // 控制字符显示成转义：别人发来的 ESC 序列动不了我们的终端
         println!("{}", printable_line(&line));
     }
+    // ANCHOR_END: exercise
 }
 
 /// 服务端先结束了连接：说明情况，以非零退出码结束。

@@ -449,6 +449,7 @@ impl Room {
     // ANCHOR: line
     /// 客户端发来的一行：还没有昵称时当作昵称，以 `/` 开头的是命令，其余的转给所有人。
     fn line(&mut self, id: u64, text: &str) {
+        // ANCHOR: exercise_relay
         let Some(client) = self.clients.get(&id) else {
             return;
         };
@@ -471,12 +472,14 @@ impl Room {
         let message = format!("<{nick}> {text}");
         println!("{message}");
         self.broadcast(&message, Some(id));
+        // ANCHOR_END: exercise_relay
     }
     // ANCHOR_END: line
 
     // ANCHOR: commands
     /// 处理一条命令（已经去掉了开头的 `/`）。
     fn command(&mut self, id: u64, nick: &str, command: &str) {
+        // ANCHOR: exercise_nick
         let (name, rest) = command.split_once(' ').unwrap_or((command, ""));
         let rest = rest.trim();
         match name {
@@ -503,6 +506,7 @@ impl Room {
                 &format!("[系统] 没有 /{name} 这个命令，输入 /help 查看可用的命令"),
             ),
         }
+        // ANCHOR_END: exercise_nick
     }
 
     /// 私信：只发给一个人，发送者自己也会看到一份回执。
@@ -570,6 +574,7 @@ impl Room {
 
     /// 昵称的规则：1 到 16 个字符，只能是汉字、字母、数字、`_` 和 `-`，不能和别人重复（不分大小写）。
     fn check_nick(&self, wanted: &str) -> Result<(), String> {
+        // ANCHOR: exercise_nick
         let valid = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
         if wanted.is_empty() || wanted.chars().count() > MAX_NICK || !wanted.chars().all(valid) {
             return Err(format!(
@@ -580,6 +585,7 @@ impl Room {
             return Err(format!("昵称 {wanted} 已经有人在用了"));
         }
         Ok(())
+        // ANCHOR_END: exercise_nick
     }
     // ANCHOR_END: nick
 
@@ -604,6 +610,7 @@ impl Room {
     // ANCHOR: console
     /// 服务端控制台说的话：发给每一个连着的人（包括还没起昵称的）。
     fn console(&mut self, text: &str) {
+        // ANCHOR: exercise_relay
         let notice: Arc<str> = Arc::from(format!("[服务端] {text}\n"));
         let ids: Vec<u64> = self.clients.keys().copied().collect();
         for id in &ids {
@@ -614,6 +621,7 @@ impl Room {
             }
         }
         println!("[服务端] {text}（已发给 {} 人）", ids.len());
+        // ANCHOR_END: exercise_relay
     }
 
     /// Ctrl-C：给每个人的队列末尾放上告别的话，然后清空名单。

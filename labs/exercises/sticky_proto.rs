@@ -92,23 +92,13 @@ impl Decoder {
 
     /// 取出下一条完整的消息。字节还不够一帧时返回 `Ok(None)`：再去读一些，然后再来问。
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        // TODO（练习 2.3）：encode：消息超过 MAX_FRAME_LEN 就返回 FrameError::TooLong；否则先写 4 字节长度
-        // （(len as u32).to_be_bytes()，大端序），再写消息本身。
-        // next_message：缓冲区不足 4 字节就返回 Ok(None)；读出长度（u32::from_be_bytes），
-        // 超过 max_len 立刻返回 TooLong（不要等消息体）；不足一整帧返回 Ok(None)；
-        // 够了就取出消息，并用 drain 把这一帧从缓冲区去掉。
-        // finish：缓冲区空着就是 Ok(())；不足 4 字节是 TruncatedHeader，否则是 TruncatedBody。
+        // TODO（练习 2.3）：提示见本文件第一个 TODO
         todo!("练习 2.3：长度前缀：编码器和解码器")
     }
 
     /// 连接结束时调用：缓冲区里还剩字节，说明对方在一帧的中间就断开了。
     pub fn finish(&self) -> Result<(), FrameError> {
-        // TODO（练习 2.3）：encode：消息超过 MAX_FRAME_LEN 就返回 FrameError::TooLong；否则先写 4 字节长度
-        // （(len as u32).to_be_bytes()，大端序），再写消息本身。
-        // next_message：缓冲区不足 4 字节就返回 Ok(None)；读出长度（u32::from_be_bytes），
-        // 超过 max_len 立刻返回 TooLong（不要等消息体）；不足一整帧返回 Ok(None)；
-        // 够了就取出消息，并用 drain 把这一帧从缓冲区去掉。
-        // finish：缓冲区空着就是 Ok(())；不足 4 字节是 TruncatedHeader，否则是 TruncatedBody。
+        // TODO（练习 2.3）：提示见本文件第一个 TODO
         todo!("练习 2.3：长度前缀：编码器和解码器")
     }
 

@@ -10,8 +10,10 @@ pub struct Exercise {
     pub title: &'static str,
     /// 参考答案：完整的实验源文件
     pub lab: &'static str,
-    /// 学生要编辑的练习文件（由实验文件生成，标着 `// ANCHOR: exercise` 的部分被挖空）
+    /// 学生要编辑的练习文件（由实验文件生成，标着 `// ANCHOR: 〈region〉` 的部分被挖空）
     pub stub: &'static str,
+    /// 实验里要挖空的锚点名，通常是 `exercise`
+    pub region: &'static str,
     /// 练习文件编成什么、用哪个测试程序评分
     pub target: Target,
     /// 卡住时重读的书页（book/ 下的文件）和小节名
@@ -63,6 +65,7 @@ pub const ALL: &[Exercise] = &[
         name: "tcp-server",
         title: "TCP 回声服务端：处理一个连接",
         lab: "labs/tcp/server.rs",
+        region: "exercise",
         stub: "labs/exercises/tcp_server.rs",
         target: Target::Program {
             bin: "ex-tcp-server",
@@ -80,6 +83,7 @@ pub const ALL: &[Exercise] = &[
         name: "tcp-client",
         title: "TCP 客户端：读一行、发送、打印回声",
         lab: "labs/tcp/client.rs",
+        region: "exercise",
         stub: "labs/exercises/tcp_client.rs",
         target: Target::Program {
             bin: "ex-tcp-client",
@@ -96,6 +100,7 @@ pub const ALL: &[Exercise] = &[
         name: "sticky-proto",
         title: "长度前缀：编码器和解码器",
         lab: "labs/sticky/proto.rs",
+        region: "exercise",
         stub: "labs/exercises/sticky_proto.rs",
         target: Target::Module {
             test: "exercise_proto",
@@ -116,6 +121,7 @@ pub const ALL: &[Exercise] = &[
         name: "udp-server",
         title: "UDP 回声服务端：收一个数据报、回一个数据报",
         lab: "labs/udp/server.rs",
+        region: "exercise",
         stub: "labs/exercises/udp_server.rs",
         target: Target::Program {
             bin: "ex-udp-server",
@@ -134,6 +140,7 @@ pub const ALL: &[Exercise] = &[
         name: "udp-client",
         title: "UDP 客户端：发送、限时等待回复、超时重发",
         lab: "labs/udp/client.rs",
+        region: "exercise",
         stub: "labs/exercises/udp_client.rs",
         target: Target::Program {
             bin: "ex-udp-client",
@@ -145,6 +152,64 @@ pub const ALL: &[Exercise] = &[
                socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))\n\
                限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。\n\
                全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。",
+        points: 10,
+    },
+    Exercise {
+        id: "4.1",
+        name: "chat-relay",
+        title: "聊天室服务端：转发每一行，控制台广播通知",
+        lab: "labs/chat/server.rs",
+        region: "exercise_relay",
+        stub: "labs/exercises/chat_relay.rs",
+        target: Target::Program {
+            bin: "ex-chat-relay",
+        },
+        book: "ch04-2-chat-server.md",
+        section: "第 4.2 节《服务端》",
+        hint: "line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；\n\
+               以 / 开头的交给 command；其余的由服务端加上“<昵称> ”前缀，打印出来，\n\
+               再 broadcast 给除了发送者以外的所有人（前缀由服务端加，谁也冒充不了别人）。\n\
+               console：把“[服务端] 内容”发给每一个连着的人（包括还没起昵称的），\n\
+               队列满了的记进 too_slow；最后打印“[服务端] 内容（已发给 N 人）”。",
+        points: 10,
+    },
+    Exercise {
+        id: "4.2",
+        name: "chat-nick",
+        title: "聊天室服务端：昵称规则和命令",
+        lab: "labs/chat/server.rs",
+        region: "exercise_nick",
+        stub: "labs/exercises/chat_nick.rs",
+        target: Target::Program {
+            bin: "ex-chat-nick",
+        },
+        book: "ch04-2-chat-server.md",
+        section: "第 4.2 节《服务端》",
+        hint: "command：按第一个空格分出命令名和参数；nick → rename，who → 列出在线的人，\n\
+               msg → “/msg 昵称 内容”交给 private（格式不对就告诉用法），quit → quit，\n\
+               help → 逐行发 HELP，其他的告诉对方没有这个命令。\n\
+               check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -；\n\
+               不分大小写不能和别人重复（用 find）。原因写成一句话放进 Err。",
+        points: 10,
+    },
+    Exercise {
+        id: "4.3",
+        name: "chat-client",
+        title: "聊天室客户端：同时收和发",
+        lab: "labs/chat/client.rs",
+        region: "exercise",
+        stub: "labs/exercises/chat_client.rs",
+        target: Target::Program {
+            bin: "ex-chat-client",
+        },
+        book: "ch04-3-chat-client.md",
+        section: "第 4.3 节《客户端》",
+        hint: "main：用 tokio::select! 同时等两件事：键盘的下一行（keyboard.recv()），和接收任务结束（&mut incoming）。\n\
+               键盘：None 或 q/Q 就离开；空行跳过；其余加上 \\n 发出去，发的是 /quit 就发完再离开。\n\
+               接收任务先结束，说明服务端走了：return server_ended(ended)。\n\
+               离开时先 shutdown 发送方向，再最多等 GOODBYE_WAIT 让接收任务把“再见”显示完。\n\
+               show_incoming：用 take(MAX_SHOWN).read_until(b'\\n', …) 一行一行地读，读到 0 字节返回 Ok(())，\n\
+               每一行用 printable_line 显示。",
         points: 10,
     },
 ];

@@ -1,5 +1,6 @@
 //! 由实验文件生成练习文件：实验就是参考答案，练习是把其中标着
 //! `// ANCHOR: exercise` … `// ANCHOR_END: exercise` 的部分换成 `todo!()` 和提示。
+//! 同一个实验出两个练习时，各用自己的锚点名（例如 `exercise_relay`、`exercise_nick`）。
 //! 这样练习和实验永远不会对不上。
 
 use std::io::Write;
@@ -14,28 +15,27 @@ pub fn make_stub(ex: &Exercise, lab_source: &str) -> Result<String, String> {
     let mut lines = lab_source
         .lines()
         .skip_while(|line| line.starts_with("//!"));
+    let start = format!("// ANCHOR: {}", ex.region);
+    let end = format!("// ANCHOR_END: {}", ex.region);
     let mut regions = 0;
     while let Some(line) = lines.next() {
         let trimmed = line.trim();
-        if trimmed == "// ANCHOR: exercise" {
+        if trimmed == start {
             regions += 1;
             let indent = &line[..line.len() - line.trim_start().len()];
-            if !lines.any(|l| l.trim() == "// ANCHOR_END: exercise") {
-                return Err(format!(
-                    "{}：ANCHOR: exercise 没有对应的 ANCHOR_END",
-                    ex.lab
-                ));
+            if !lines.any(|l| l.trim() == end) {
+                return Err(format!("{}：{start} 没有对应的 ANCHOR_END", ex.lab));
             }
-            out.push_str(&todo_block(ex, indent));
+            out.push_str(&todo_block(ex, indent, regions == 1));
         } else if trimmed.starts_with("// ANCHOR: ") || trimmed.starts_with("// ANCHOR_END: ") {
-            // 书用的锚点在练习文件里没有用处
+            // 书用的锚点、别的练习的锚点，在这个练习文件里都没有用处
         } else {
             out.push_str(line);
             out.push('\n');
         }
     }
     if regions == 0 {
-        return Err(format!("{} 里没有 // ANCHOR: exercise 标记", ex.lab));
+        return Err(format!("{} 里没有 {start} 标记", ex.lab));
     }
     rustfmt(&out)
 }
@@ -93,8 +93,17 @@ fn header(ex: &Exercise) -> String {
     )
 }
 
-fn todo_block(ex: &Exercise, indent: &str) -> String {
+/// 挖空处的提示和 `todo!()`。一个练习挖了好几处时，完整的提示只写在第一处。
+fn todo_block(ex: &Exercise, indent: &str, first: bool) -> String {
     let mut block = String::new();
+    if !first {
+        block.push_str(&format!(
+            "{indent}// TODO（练习 {}）：提示见本文件第一个 TODO\n",
+            ex.id
+        ));
+        block.push_str(&format!("{indent}{}\n", ex.todo_marker()));
+        return block;
+    }
     for (i, hint) in ex.hint.lines().enumerate() {
         let label = if i == 0 {
             format!("TODO（练习 {}）：", ex.id)

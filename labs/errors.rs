@@ -22,8 +22,17 @@ pub fn cause(err: &io::Error) -> String {
     format!("{reason}（{err}）")
 }
 
-/// 服务端无法监听 `addr` 时打印的一行说明。`bin` 是服务端程序名，用来给出可以照抄的命令。
+/// TCP 服务端无法监听 `addr` 时打印的一行说明。`bin` 是服务端程序名，用来给出可以照抄的命令。
 pub fn listen_failed(addr: &str, err: &io::Error, bin: &str) -> String {
+    cannot_use_address("监听", addr, err, bin)
+}
+
+/// UDP 套接字无法绑定到 `addr` 时打印的一行说明（UDP 没有“监听”这一步，只是绑定地址）。
+pub fn bind_failed(addr: &str, err: &io::Error, bin: &str) -> String {
+    cannot_use_address("绑定", addr, err, bin)
+}
+
+fn cannot_use_address(action: &str, addr: &str, err: &io::Error, bin: &str) -> String {
     let advice = match err.kind() {
         ErrorKind::AddrInUse => format!(
             "可能已经有一个服务端在运行：先用 Ctrl-C 停掉它，或者换一个端口，\
@@ -35,7 +44,7 @@ pub fn listen_failed(addr: &str, err: &io::Error, bin: &str) -> String {
         ErrorKind::AddrNotAvailable => "只能监听本机拥有的地址，例如 127.0.0.1".to_string(),
         _ => "请检查地址，格式是 HOST:PORT，例如 127.0.0.1:20000".to_string(),
     };
-    format!("无法监听 {addr}：{}。{advice}", cause(err))
+    format!("无法{action} {addr}：{}。{advice}", cause(err))
 }
 
 /// 客户端连不上 `addr` 时打印的一行说明。`server_bin` 是对应的服务端程序名。

@@ -8,9 +8,10 @@
 //! cargo test --test interop_go -- --ignored
 //! ```
 //!
-//! Go 代码取自教程原文（默认 `../shared/seed/socket-programming.zh.md`，可以用环境变量
-//! `SEED_TUTORIAL` 指定别的位置）。教程里的 TCP 代码只有函数体，测试给它补上 `package main`
-//! 和 `import`，并把地址换成测试用的端口，其余一字不改。
+//! Go 代码取自教程原文：把教程那一页存成 Markdown 文件，用环境变量 `SEED_TUTORIAL` 指出它的位置，
+//! 例如 `SEED_TUTORIAL=~/socket-programming.zh.md cargo test --test interop_go -- --ignored`。
+//! 教程里的 TCP 代码只有函数体，测试给它补上 `package main` 和 `import`，
+//! 并把地址换成测试用的端口，其余一字不改。
 
 mod support;
 

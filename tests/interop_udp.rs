@@ -8,9 +8,9 @@
 //! cargo test --test interop_udp -- --ignored
 //! ```
 //!
-//! Go 代码取自教程原文（默认 `../shared/seed/socket-programming.zh.md`，可以用环境变量
-//! `SEED_TUTORIAL` 指定别的位置）。教程里的 UDP 代码是完整的程序，测试只把端口 8080
-//! 换成测试用的端口，其余一字不改。
+//! Go 代码取自教程原文：把教程那一页存成 Markdown 文件，用环境变量 `SEED_TUTORIAL` 指出它的位置，
+//! 例如 `SEED_TUTORIAL=~/socket-programming.zh.md cargo test --test interop_udp -- --ignored`。
+//! 教程里的 UDP 代码是完整的程序，测试只把端口 8080 换成测试用的端口，其余一字不改。
 
 mod support;
 

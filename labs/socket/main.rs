@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::errors::{bind_failed, cause, listen_failed};
 use socket2::{SockRef, Type};
 use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -70,7 +70,7 @@ async fn run(args: &Args) -> Result<(), String> {
     // 2. UDP：绑定一个地址就能收发，不需要连接
     let udp = UdpSocket::bind(&args.addr)
         .await
-        .map_err(|err| listen_failed(&args.addr, &err, "lab-socket"))?;
+        .map_err(|err| bind_failed(&args.addr, &err, "lab-socket"))?;
 
     // 3. 逐个打印
     show(

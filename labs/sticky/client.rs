@@ -29,7 +29,7 @@ use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
 #[path = "proto.rs"]
 mod proto;
 
-/// 每次发送的消息，和教程的演示一样。
+/// 每次发送的消息（网上常见的 Go 黏包演示也用这一句）。
 const MESSAGE: &str = "Hello, Hello. How are you?";
 
 /// 黏包演示的客户端：连续发送同一条消息若干次。

@@ -2,7 +2,7 @@
 //!
 //! 客户端（`lab-sticky-client`）连续发来 20 条 `Hello, Hello. How are you?`。
 //!
-//! - 不加参数时，服务端和教程的演示一样，每读到一块就打印一块。为了让现象每次都一样，
+//! - 不加参数时，服务端像网上常见的 Go 黏包演示那样，每读到一块就打印一块。为了让现象每次都一样，
 //!   它先等客户端发完（收到客户端的 FIN）再开始读：20 条消息早已挤在接收缓冲区里，
 //!   一次读取就全部拿到，黏成了一行。加 `--eager` 则一有数据就读，块数每次可能不同。
 //! - `--framed`：按“4 字节长度 + 消息”的格式拆包（手写的 `proto` 模块），一条一条地打印。
@@ -132,7 +132,7 @@ async fn process_raw(mut conn: TcpStream, peer: SocketAddr, wait: bool) {
         };
         reads += 1;
         total += n;
-        println!("收到client发来的数据： {}", printable(&buf[..n]));
+        println!("收到client端发来的数据： {}", printable(&buf[..n]));
     }
     println!("客户端 {peer} 已关闭连接：一共读了 {reads} 次，收到 {total} 字节");
 }
@@ -175,7 +175,7 @@ async fn process_framed(mut conn: TcpStream, peer: SocketAddr) {
             match decoder.next_message() {
                 Ok(Some(message)) => {
                     count += 1;
-                    println!("收到client发来的数据： {}", printable(&message));
+                    println!("收到client端发来的数据： {}", printable(&message));
                 }
                 Ok(None) => break, // 剩下的不够一条，再去读
                 Err(err) => {
@@ -189,7 +189,7 @@ async fn process_framed(mut conn: TcpStream, peer: SocketAddr) {
     match decoder.finish() {
         Ok(()) => println!("客户端 {peer} 已关闭连接：一共收到 {count} 条消息"),
         Err(err) => println!(
-            "客户端 {peer} 发来的数据不完整：{err}。丢弃这半条，之前完整的 {count} 条照常处理"
+            "客户端 {peer} 发来的数据不完整：{err}。丢弃这半条（在它之前收到的 {count} 条完整消息都已处理）"
         ),
     }
 }
@@ -209,13 +209,13 @@ async fn process_codec(conn: TcpStream, peer: SocketAddr) {
         match result {
             Ok(message) => {
                 count += 1;
-                println!("收到client发来的数据： {}", printable(&message));
+                println!("收到client端发来的数据： {}", printable(&message));
             }
             // 连接结束时缓冲区里还有没拼完的半帧（LengthDelimitedCodec 把它报告为 Other）
             Err(err) if err.kind() == io::ErrorKind::Other => {
                 println!(
                     "客户端 {peer} 发来的数据不完整：连接在一帧的中间结束了（{err}）。\
-                     丢弃这半条，之前完整的 {count} 条照常处理"
+                     丢弃这半条（在它之前收到的 {count} 条完整消息都已处理）"
                 );
                 return;
             }

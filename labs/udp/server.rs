@@ -18,7 +18,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::errors::{bind_failed, cause};
 use socket_workbook::text::printable;
 use tokio::net::UdpSocket;
 
@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
     let socket = match UdpSocket::bind(&args.addr).await {
         Ok(socket) => socket,
         Err(err) => {
-            eprintln!("{}", listen_failed(&args.addr, &err, "lab-udp-server"));
+            eprintln!("{}", bind_failed(&args.addr, &err, "lab-udp-server"));
             return ExitCode::FAILURE;
         }
     };

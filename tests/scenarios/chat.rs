@@ -407,7 +407,8 @@ pub async fn server_delivers_last_unterminated_line(server: &Path) {
     assert!(bob.expect_closed().await.is_empty());
 }
 
-/// 20 个人同时各说 10 句：每个人都按各自的顺序收到其他 19 个人的全部 190 句。
+/// 20 个人同时各说 10 句：每个人都按各自的顺序收到其他 19 个人的全部 190 句，
+/// 而且任意两个人看到的别人说话的先后顺序完全一样（大厅按到达的顺序逐条转发）。
 pub async fn server_relays_between_many_clients(server: &Path) {
     let (_server, addr) = start_server(server, SERVER, &[]).await;
     let count = 20;
@@ -429,18 +430,39 @@ pub async fn server_relays_between_many_clients(server: &Path) {
                 peer.say(&format!("{id}:{seq}")).await;
             }
             let mut next = vec![0; count];
+            let mut seen = Vec::new();
             for _ in 0..(count - 1) * 10 {
                 let line = peer.next_line().await;
                 let (from, seq) = parse_numbered(&line);
                 assert_ne!(from, id, "自己说的话不该转回给自己");
                 assert_eq!(seq, next[from], "p{id} 收到 p{from} 的消息顺序不对：{line}");
                 next[from] += 1;
+                seen.push((from, seq));
             }
+            (id, seen)
         });
     }
+    let mut seen_by = vec![Vec::new(); count];
     while let Some(result) = tasks.join_next().await {
-        if let Err(err) = result {
-            std::panic::resume_unwind(err.into_panic());
+        match result {
+            Ok((id, seen)) => seen_by[id] = seen,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+    // 任意两个人 a、b：去掉他们俩自己说的话，剩下的先后顺序必须一样
+    for a in 0..count {
+        for b in a + 1..count {
+            let others = |seen: &[(usize, usize)]| -> Vec<(usize, usize)> {
+                seen.iter()
+                    .copied()
+                    .filter(|(from, _)| *from != a && *from != b)
+                    .collect()
+            };
+            assert_eq!(
+                others(&seen_by[a]),
+                others(&seen_by[b]),
+                "p{a} 和 p{b} 看到的别人说话的顺序不一样"
+            );
         }
     }
 }

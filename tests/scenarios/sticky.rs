@@ -17,7 +17,7 @@ const CLIENT: &str = "lab-sticky-client";
 /// 客户端每次发送的消息。
 pub const MESSAGE: &str = "Hello, Hello. How are you?";
 /// 服务端打印收到的数据时用的前缀。
-const RECEIVED: &str = "收到client发来的数据： ";
+const RECEIVED: &str = "收到client端发来的数据： ";
 
 /// 服务端记录里每一次“收到”的内容（不分帧时是每次 read，分帧时是每条消息）。
 fn received(transcript: &str) -> Vec<String> {

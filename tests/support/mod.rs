@@ -438,13 +438,14 @@ pub async fn expect_closed(stream: &mut TcpStream, why: &str) {
 
 // ---------------------------------------------------------------- 教程的 Go 程序（互通测试用）
 
-/// 教程原文的位置：环境变量 `SEED_TUTORIAL`，默认是仓库旁边的 `../shared/seed/socket-programming.zh.md`。
+/// 教程原文（存成 Markdown 的那一页）的位置，由环境变量 `SEED_TUTORIAL` 给出。
 pub fn tutorial_path() -> std::path::PathBuf {
     match std::env::var_os("SEED_TUTORIAL") {
         Some(path) => std::path::PathBuf::from(path),
-        None => {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/socket-programming.zh.md")
-        }
+        None => panic!(
+            "请用环境变量 SEED_TUTORIAL 指出教程原文（Markdown）的位置，\
+             例如 SEED_TUTORIAL=~/socket-programming.zh.md cargo test --test interop_go -- --ignored"
+        ),
     }
 }
 

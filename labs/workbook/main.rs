@@ -46,7 +46,12 @@ enum Cmd {
     /// 列出全部练习和各自的状态
     List,
     /// 检查一个练习（不写名字就检查第一个还没通过的），并解释第一个失败
-    Check { name: Option<String> },
+    Check {
+        name: Option<String>,
+        /// 先核对测试和快照没被改动过，改动过就拒绝检查（自动评分用）
+        #[arg(long)]
+        strict: bool,
+    },
     /// 显示一个练习的提示
     Hint { name: String },
     /// 保存文件时自动重新检查当前练习（Ctrl-C 退出）
@@ -95,7 +100,13 @@ fn main() -> ExitCode {
     let root = args.root.as_path();
     let result = match args.command {
         Cmd::List => list(root),
-        Cmd::Check { name } => check(root, name.as_deref()),
+        Cmd::Check { name, strict } => {
+            if strict {
+                verify_spec(root).and_then(|()| check(root, name.as_deref()))
+            } else {
+                check(root, name.as_deref())
+            }
+        }
         Cmd::Hint { name } => hint(&name),
         Cmd::Watch => watch(root),
         Cmd::Grade { format } => grade(root, format),
@@ -500,7 +511,7 @@ fn classroom_config() -> String {
             serde_json::json!({
                 "name": format!("练习 {}：{}", ex.id, ex.title),
                 "setup": "",
-                "run": format!("cargo run --quiet --bin workbook -- check {}", ex.name),
+                "run": format!("cargo run --quiet --bin workbook -- check {} --strict", ex.name),
                 "input": "",
                 "output": "",
                 "comparison": "included",

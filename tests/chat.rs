@@ -65,6 +65,11 @@ async fn server_ctrl_c_delivers_then_closes() {
     chat::server_ctrl_c(server()).await;
 }
 
+#[tokio::test]
+async fn server_ctrl_c_right_after_start() {
+    chat::server_ctrl_c_at_startup(server()).await;
+}
+
 #[test]
 fn server_reports_port_in_use() {
     chat::server_port_in_use(server());

@@ -174,6 +174,10 @@ async fn process(
     events: mpsc::Sender<Event>,
     writers: TaskTracker,
 ) {
+    // 关掉 Nagle 算法（见第 2.3 节）：聊天是一行一行的小消息，开着它，写任务刚写下的一行
+    // 可能要在内核里等对方确认了上一块数据才发出去，人一多，这样的等待就成了几十毫秒的延迟。
+    // 设置失败也不要紧，只是慢一点，所以不处理这个错误
+    let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.into_split();
     let (queue, queue_out) = mpsc::channel(QUEUE_LINES);
     let kick = CancellationToken::new();

@@ -65,6 +65,11 @@ async fn server_ctrl_c_delivers_then_closes() {
     chat::server_ctrl_c(server()).await;
 }
 
+#[tokio::test]
+async fn server_ctrl_c_right_after_start() {
+    chat::server_ctrl_c_at_startup(server()).await;
+}
+
 #[test]
 fn server_reports_port_in_use() {
     chat::server_port_in_use(server());
@@ -88,4 +93,36 @@ async fn client_in_a_real_room() {
 #[test]
 fn client_reports_no_server() {
     chat::client_without_server(client());
+}
+
+/// 压测工具本身：3 个连接、说 50 行，其余 2 人应当各收到 50 行，一共 100 行，一行不少。
+/// 这里只检查它数得对不对，不检查延迟（延迟随机器负载变化，不适合做测试）。
+#[tokio::test]
+async fn bench_counts_every_delivered_line() {
+    let (_server, addr) = support::start_server(server(), "lab-chat-server", &[]).await;
+    let bench = Path::new(env!("CARGO_BIN_EXE_lab-chat-bench"));
+    let addr = addr.to_string();
+    let transcript = tokio::task::spawn_blocking(move || {
+        let args = [
+            "--addr",
+            &addr,
+            "--clients",
+            "3",
+            "--lines",
+            "50",
+            "--rate",
+            "1000",
+            "--grace",
+            "2",
+        ];
+        support::run_to_exit(bench, "lab-chat-bench", &args, "")
+    })
+    .await
+    .expect("运行压测工具");
+    assert!(
+        transcript.contains("送达 100/100（100.00%）；被服务端断开的连接：0"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("送达延迟：p50 "), "{transcript}");
+    assert!(transcript.ends_with("[退出码 0]"), "{transcript}");
 }

@@ -53,8 +53,10 @@ struct Shared {
     start: Instant,
     /// 已经收到过“预热”行的人数：等于 N-1 时说明所有人都已进门
     ready: AtomicUsize,
-    /// 收到的计时行总数
-    delivered: AtomicUsize,
+    /// 已经收齐全部 M 行计时行的人数：等于 N-1 时不必再等
+    finished: AtomicUsize,
+    /// 每人应当收到的计时行数 M
+    lines: usize,
 }
 
 #[tokio::main]
@@ -73,7 +75,8 @@ async fn run(args: &Args) -> Result<(), String> {
     let shared = Arc::new(Shared {
         start: Instant::now(),
         ready: AtomicUsize::new(0),
-        delivered: AtomicUsize::new(0),
+        finished: AtomicUsize::new(0),
+        lines: args.lines as usize,
     });
     let stop = CancellationToken::new();
     let listeners = args.clients as usize - 1;
@@ -128,7 +131,7 @@ async fn run(args: &Args) -> Result<(), String> {
 
     // 4. 等还在路上的行送到：全部送达，或者 grace 秒内没有全部送达
     let grace_deadline = Instant::now() + Duration::from_secs(args.grace);
-    while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < grace_deadline {
+    while shared.finished.load(Ordering::Relaxed) < listeners && Instant::now() < grace_deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     stop.cancel();
@@ -169,45 +172,69 @@ async fn speak(speaker: &mut OwnedWriteHalf, text: &str) -> Result<(), String> {
 }
 
 /// 听：读到的每一行里找 `BENCH 编号 时刻`，算出延迟（微秒）。返回所有延迟，以及连接是否被对方关闭。
+///
+/// 压测工具和服务端在同一台机器上抢 CPU，所以这里每行做的事越少，量出来的越接近服务端本身：
+/// 读进一块反复使用的缓冲区（不为每行分配 String），不碰别人也在改的计数器，
+/// “停下”的信号只登记一次（而不是每读一行都重新登记一次）。
 async fn listen(
     reader: OwnedReadHalf,
     is_speaker: bool,
     shared: Arc<Shared>,
     stop: CancellationToken,
 ) -> (Vec<u64>, bool) {
-    let mut lines = BufReader::new(reader).lines();
-    let mut heard = Vec::new();
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    let mut heard = Vec::with_capacity(shared.lines);
     let mut warmed_up = false;
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
-        let line = tokio::select! {
-            line = lines.next_line() => line,
-            _ = stop.cancelled() => return (heard, false),
+        line.clear();
+        let read = tokio::select! {
+            read = reader.read_until(b'\n', &mut line) => read,
+            _ = &mut stopped => return (heard, false),
         };
-        let Ok(Some(line)) = line else {
+        if !matches!(read, Ok(n) if n > 0) {
             return (heard, true);
-        };
+        }
         if is_speaker {
             continue; // 说话的人只是把发给自己的行读掉
         }
-        let Some(fields) = line.split_once("BENCH ").map(|(_, rest)| rest) else {
-            continue;
-        };
-        let mut fields = fields.split(' ');
-        match (fields.next(), fields.next()) {
-            (Some("warmup"), _) if !warmed_up => {
+        match parse_bench_line(&line) {
+            Some(Timed::Warmup) if !warmed_up => {
                 warmed_up = true;
                 shared.ready.fetch_add(1, Ordering::Relaxed);
             }
-            (Some("warmup"), _) => {}
-            (Some(_seq), Some(sent_at)) => {
+            Some(Timed::Sent(sent_at)) => {
                 let now = shared.start.elapsed().as_micros() as u64;
-                let sent_at: u64 = sent_at.trim().parse().unwrap_or(now);
                 heard.push(now.saturating_sub(sent_at));
-                shared.delivered.fetch_add(1, Ordering::Relaxed);
+                if heard.len() == shared.lines {
+                    shared.finished.fetch_add(1, Ordering::Relaxed);
+                }
             }
             _ => {}
         }
     }
+}
+
+/// 一行 `... BENCH 编号 时刻` 的内容。
+enum Timed {
+    Warmup,
+    /// 发出的时刻（从 start 起的微秒数）
+    Sent(u64),
+}
+
+/// 在一行里找 `BENCH ` 记号，取出它后面的内容；不是压测行的返回 None。
+fn parse_bench_line(line: &[u8]) -> Option<Timed> {
+    let at = line.windows(6).position(|w| w == b"BENCH ")?;
+    let fields = line[at + 6..].trim_ascii_end();
+    if fields.starts_with(b"warmup") {
+        return Some(Timed::Warmup);
+    }
+    // 最后一个字段是发出的时刻
+    let space = fields.iter().rposition(|&b| b == b' ')?;
+    let sent_at = std::str::from_utf8(&fields[space + 1..]).ok()?;
+    sent_at.parse().ok().map(Timed::Sent)
 }
 
 /// 排好序的数据的第 `p` 百分位。

@@ -553,6 +553,21 @@ pub async fn server_ctrl_c(server: &Path) {
     );
 }
 
+/// 刚启动就按 Ctrl-C：服务端打印出地址的那一刻，Ctrl-C 的处理就已经登记好了，
+/// 所以它照样说明情况、正常关闭，以退出码 0 结束，而不是被信号直接结束。
+pub async fn server_ctrl_c_at_startup(server: &Path) {
+    let (mut server, _addr) = start_server(server, SERVER, &[]).await;
+    server.interrupt();
+    let status = server.wait_exit().await;
+    let transcript = server.transcript();
+    assert_eq!(status.code(), Some(0), "{transcript}");
+    assert!(transcript.contains("收到 Ctrl-C"), "{transcript}");
+    assert!(
+        transcript.ends_with("聊天室已关闭\n[退出码 0]"),
+        "{transcript}"
+    );
+}
+
 /// 端口已被占用：一行中文说明原因和办法，退出码非零。
 pub fn server_port_in_use(server: &Path) {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("占一个端口");

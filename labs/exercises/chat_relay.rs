@@ -24,6 +24,7 @@ use socket_workbook::text::printable_line;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -71,11 +72,22 @@ enum Event {
 async fn main() -> ExitCode {
     let args = Args::parse();
 
-    // 1. 监听端口
+    // 1. 监听端口，并登记 Ctrl-C（SIGINT）。登记要赶在打印地址之前：看到地址的人可能马上按 Ctrl-C，
+    //    信号要是在登记之前到达，进程会被系统直接结束，来不及通知任何人
     let listener = match TcpListener::bind(&args.addr).await {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("{}", listen_failed(&args.addr, &err, "lab-chat-server"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut ctrl_c = match signal(SignalKind::interrupt()) {
+        Ok(ctrl_c) => ctrl_c,
+        Err(err) => {
+            eprintln!(
+                "无法登记 Ctrl-C 的处理：{}。请检查打开的文件数（ulimit -n）后重试",
+                cause(&err)
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -93,7 +105,7 @@ async fn main() -> ExitCode {
     let writers = TaskTracker::new();
     tokio::select! {
         _ = accept_loop(&listener, &events, &writers) => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = ctrl_c.recv() => {}
     }
 
     // 4. 收尾：不再接受新连接；让大厅通知所有人，再等写任务把队列里的消息发完
@@ -144,6 +156,10 @@ async fn process(
     events: mpsc::Sender<Event>,
     writers: TaskTracker,
 ) {
+    // 关掉 Nagle 算法（见第 2.3 节）：聊天是一行一行的小消息，开着它，写任务刚写下的一行
+    // 可能要在内核里等对方确认了上一块数据才发出去，人一多，这样的等待就成了几十毫秒的延迟。
+    // 设置失败也不要紧，只是慢一点，所以不处理这个错误
+    let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.into_split();
     let (queue, queue_out) = mpsc::channel(QUEUE_LINES);
     let kick = CancellationToken::new();

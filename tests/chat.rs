@@ -126,3 +126,39 @@ async fn bench_counts_every_delivered_line() {
     assert!(transcript.contains("送达延迟：p50 "), "{transcript}");
     assert!(transcript.ends_with("[退出码 0]"), "{transcript}");
 }
+
+fn floor() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-chat-floor"))
+}
+
+/// 量开销的工具：4 个连接、每个收 20 行、每次写 3 行，应当正好写 4 × 7 = 28 次，而且一个字节不少地读完
+/// （少了它会报错退出）。CPU 时间随机器变化，这里只检查它报告了；量得这么短，它还应当提醒结果不可信。
+#[test]
+fn floor_writes_and_reads_every_line() {
+    let args = ["--clients", "5", "--lines", "20", "--batch", "3"];
+    let transcript = support::run_to_exit(floor(), "lab-chat-floor", &args, "");
+    assert!(
+        transcript.contains("4 个连接，每个收 20 行，每次 write 带 3 行：一共 4 × 7 = 28 次写入"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("平均每次写入（连同对方的读取）花 "),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("把一行送到 4 个人手里至少要 "),
+        "{transcript}"
+    );
+    assert!(transcript.ends_with("[退出码 0]"), "{transcript}");
+}
+
+/// 文件描述符不够时，说清楚是第几个连接失败、该怎么办，而不是崩溃。
+#[test]
+fn floor_explains_running_out_of_file_descriptors() {
+    let script = r#"ulimit -n 40 && exec "$0" --clients 100"#;
+    let args = ["-c", script, floor().to_str().expect("路径是 UTF-8")];
+    let transcript = support::run_to_exit(Path::new("/bin/sh"), "sh", &args, "");
+    assert!(transcript.contains("个连接失败："), "{transcript}");
+    assert!(transcript.contains("ulimit -n 4096"), "{transcript}");
+    assert!(transcript.ends_with("[退出码 1]"), "{transcript}");
+}

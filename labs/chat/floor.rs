@@ -16,7 +16,7 @@
 //! cargo build --release --bins
 //! ulimit -n 4096
 //! target/release/lab-chat-floor --clients 1000 --lines 200 --batch 1
-//! target/release/lab-chat-floor --clients 1000 --lines 200 --batch 20
+//! target/release/lab-chat-floor --clients 1000 --lines 2000 --batch 20
 //! ```
 //!
 //! CPU 时间读自 Linux 的 `/proc/self/stat`，所以这个程序只能在 Linux 上运行。
@@ -76,7 +76,7 @@ fn run(args: &Args) -> Result<(), String> {
         receivers * writes_each
     );
 
-    // 2. 一边写、一边读，量墙上时间和整个进程的 CPU 时间（主线程这时只是在等，不占 CPU）
+    // 2. 主线程写、另一个线程读，量墙上时间和整个进程的 CPU 时间（两个线程的都算在里面）
     let cpu_before = process_cpu()?;
     let started = Instant::now();
     let reader = std::thread::spawn(move || read_all(ends, lines * LINE.len()));

@@ -141,6 +141,7 @@ fn floor_writes_and_reads_every_line() {
         transcript.contains("4 个连接，每个收 20 行，每次 write 带 3 行：一共 4 × 7 = 28 次写入"),
         "{transcript}"
     );
+    assert!(transcript.contains("注意：CPU 时间太短"), "{transcript}");
     assert!(
         transcript.contains("平均每次写入（连同对方的读取）花 "),
         "{transcript}"

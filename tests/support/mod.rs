@@ -35,7 +35,10 @@ impl Program {
     /// 启动 `path` 指向的程序。`name` 是记录里显示的名字（例如 `lab-tcp-server`），
     /// 这样同一个场景换成学生的程序来跑时，记录也一样。
     pub fn start(path: &Path, name: &str, args: &[&str]) -> Program {
-        let mut child = Command::new(path)
+        load_snapshots(); // 在任何被测程序运行之前读好期望的输出
+        let mut command = Command::new(path);
+        isolate(command.as_std_mut());
+        let mut child = command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -282,13 +285,147 @@ pub async fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
 /// 快照就是规格：它们放在 tests/snapshots/，书里直接引用这些文件，
 /// 学生的练习也用同一份快照评分。测试从不自动改写快照（见 .cargo/config.toml）。
 pub fn assert_transcript(name: &str, transcript: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
     // 端口 0 不替换：它是“让系统挑端口”的意思，不是某次运行分到的端口
-    settings.add_filter(r"127\.0\.0\.1:[1-9][0-9]*", "127.0.0.1:[PORT]");
-    settings.bind(|| insta::assert_snapshot!(name, transcript));
+    check_snapshot(
+        name,
+        transcript,
+        &[(r"127\.0\.0\.1:[1-9][0-9]*", "127.0.0.1:[PORT]")],
+    );
+}
+
+/// 快照所在的目录（编译时确定，就是这份练习册的 tests/snapshots/）。
+fn snapshot_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
+}
+
+/// 全部快照的内容（去掉 insta 的文件头），在第一个被测程序启动之前一次读好。
+///
+/// 评分时被测的是学生的程序：它运行的时候也许会去改快照文件。期望的输出在它
+/// 启动之前就已经读进内存，之后文件怎么变都影响不了比对（评分工具另外会发现文件被改）。
+static SNAPSHOTS: std::sync::LazyLock<std::collections::HashMap<String, String>> =
+    std::sync::LazyLock::new(|| {
+        let mut snapshots = std::collections::HashMap::new();
+        let entries = std::fs::read_dir(snapshot_dir()).expect("读快照目录 tests/snapshots/");
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let (Some(stem), Some("snap")) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|e| e.to_str()),
+            ) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).expect("读快照文件");
+            snapshots.insert(stem.to_string(), snapshot_body(&text));
+        }
+        snapshots
+    });
+
+/// 让快照在此刻就读进内存。
+pub fn load_snapshots() {
+    std::sync::LazyLock::force(&SNAPSHOTS);
+}
+
+/// insta 的快照文件：`---` 围起来的文件头，后面是内容。
+fn snapshot_body(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    let body = match text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+    {
+        Some((_header, body)) => body,
+        None => &text,
+    };
+    body.trim_end_matches('\n').to_string()
+}
+
+/// 维护者有意更新快照时（INSTA_UPDATE=always 或 new），交给 insta 写文件。
+fn updating_snapshots() -> bool {
+    matches!(
+        std::env::var("INSTA_UPDATE").as_deref(),
+        Ok("always") | Ok("new")
+    )
+}
+
+/// 用 `filters`（正则表达式，替换成的文字）遮住每次运行都不同的内容，再和快照比对。
+/// 不一致时给出一份中文的逐行对照，而不是 insta 的英文报告。
+fn check_snapshot(name: &str, transcript: &str, filters: &[(&str, &str)]) {
+    let mut actual = transcript.replace("\r\n", "\n");
+    for (pattern, replacement) in filters {
+        let regex = regex::Regex::new(pattern).expect("合法的正则表达式");
+        actual = regex.replace_all(&actual, *replacement).into_owned();
+    }
+    let actual = actual.trim_end_matches('\n');
+    let expected = SNAPSHOTS.get(name);
+    if expected.map(String::as_str) == Some(actual) {
+        return;
+    }
+    if updating_snapshots() {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path("../snapshots");
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!(name, actual));
+        return;
+    }
+    let Some(expected) = expected else {
+        panic!(
+            "找不到快照 tests/snapshots/{name}.snap。\n这次运行的记录：\n{}",
+            indent(actual)
+        );
+    };
+    panic!(
+        "输出和书中的记录（tests/snapshots/{name}.snap）不一致。\n\
+         以“-”开头的行是应当出现、却没有出现（或者写得不一样）的；以“+”开头的行是实际输出的：\n{}",
+        line_diff(expected, actual)
+    );
+}
+
+/// 逐行对照：相同的行前面空两格，期望的行前面是“- ”，实际的行前面是“+ ”。
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let diff = similar::TextDiff::from_lines(expected, actual);
+    let mut lines = Vec::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Equal => "  ",
+            similar::ChangeTag::Delete => "- ",
+            similar::ChangeTag::Insert => "+ ",
+        };
+        lines.push(format!(
+            "    {sign}{}",
+            change.value().trim_end_matches('\n')
+        ));
+    }
+    lines.join("\n")
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// 被测程序的工作目录：评分工具用 WORKBOOK_SCRATCH 指定一个练习册以外的临时目录，
+/// 平时用系统的临时目录。被测程序从工作目录出发找不到练习册的文件。
+fn scratch_dir() -> std::path::PathBuf {
+    std::env::var_os("WORKBOOK_SCRATCH")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// 被测程序在练习册之外的目录里运行，也看不到 cargo 和评分工具的环境变量
+/// （例如 CARGO_MANIFEST_DIR 会说出练习册在哪里）。
+fn isolate(command: &mut std::process::Command) {
+    command.current_dir(scratch_dir());
+    for (key, _) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        if ["CARGO", "WORKBOOK", "INSTA", "RUST_"]
+            .iter()
+            .any(|prefix| key_text.starts_with(prefix))
+        {
+            command.env_remove(&key);
+        }
+    }
 }
 
 impl Program {
@@ -320,7 +457,10 @@ impl Program {
 /// 运行一个很快就会自己结束的程序（例如报错退出），把标准输入 `stdin` 喂给它，
 /// 返回记录：命令行、它的输出、退出码。最多等 [`WAIT`]。
 pub fn run_to_exit(path: &Path, name: &str, args: &[&str], stdin: &str) -> String {
-    let output = assert_cmd::Command::new(path)
+    load_snapshots(); // 在任何被测程序运行之前读好期望的输出
+    let mut command = std::process::Command::new(path);
+    isolate(&mut command);
+    let output = assert_cmd::Command::from_std(command)
         .args(args)
         .write_stdin(stdin)
         .timeout(WAIT)
@@ -398,17 +538,16 @@ pub fn join_transcripts(transcripts: &[String]) -> String {
 /// 会出现在给用户的提示里，不是某次运行分到的端口。（系统分配的临时端口在
 /// Linux、macOS、Windows 上默认都是五位数，永远不会是 8080。）
 pub fn assert_udp_transcript(name: &str, transcript: &str) {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
     // 除 8080 以外的端口号都换成 [PORT]。末尾的 \b（只按 ASCII 判断，汉字不算单词字符）
     // 保证整个端口号一起匹配，不会只换掉 8080 的前三位。端口 0 同样保留（它是“让系统挑端口”的意思）。
-    settings.add_filter(
-        r"127\.0\.0\.1:(?:[1-9][0-9]{4}|[1-79][0-9]{3}|8[1-9][0-9]{2}|80[0-79][0-9]|808[1-9]|[1-9][0-9]{0,2})(?-u:\b)",
-        "127.0.0.1:[PORT]",
+    check_snapshot(
+        name,
+        transcript,
+        &[(
+            r"127\.0\.0\.1:(?:[1-9][0-9]{4}|[1-79][0-9]{3}|8[1-9][0-9]{2}|80[0-79][0-9]|808[1-9]|[1-9][0-9]{0,2})(?-u:\b)",
+            "127.0.0.1:[PORT]",
+        )],
     );
-    settings.bind(|| insta::assert_snapshot!(name, transcript));
 }
 
 // ---------------------------------------------------------------- 第 1 章与第 2.3 节用到的工具
@@ -416,11 +555,9 @@ pub fn assert_udp_transcript(name: &str, transcript: &str) {
 /// 和 [`assert_transcript`] 一样，另外用 `filters`（正则表达式，替换成的文字）遮住
 /// 每台机器上都可能不同的内容，例如操作系统自动调整的缓冲区大小。
 pub fn assert_transcript_with_filters(name: &str, transcript: &str, filters: &[(&str, &str)]) {
-    let mut settings = insta::Settings::clone_current();
-    for (pattern, replacement) in filters {
-        settings.add_filter(pattern, *replacement);
-    }
-    settings.bind(|| assert_transcript(name, transcript));
+    let mut all = filters.to_vec();
+    all.push((r"127\.0\.0\.1:[1-9][0-9]*", "127.0.0.1:[PORT]"));
+    check_snapshot(name, transcript, &all);
 }
 
 /// 等对方关闭连接（读到结尾或者连接被重置），最多等 [`WAIT`]；对方又发来数据就失败。

@@ -21,8 +21,11 @@ pub struct Exercise {
     pub section: &'static str, // 例如 “第 2.1 节《TCP 服务端》”
     /// 写在 TODO 注释里、也由 `workbook hint` 显示的提示
     pub hint: &'static str,
-    /// 全部测试通过时得到的分数
+    /// 全部测试通过时得到的分数；只通过一部分时，按通过的比例给分
     pub points: u32,
+    /// 评分的测试，按“最能说明问题”的顺序排列（先是和书中记录比对的那个）：
+    /// （测试名去掉 `ex_2_1_` 这样的前缀，给学生看的一句话说明）
+    pub tests: &'static [(&'static str, &'static str)],
 }
 
 /// 练习文件是一个程序，还是一个被测试直接调用的模块。
@@ -77,6 +80,18 @@ pub const ALL: &[Exercise] = &[
                “收到client端发来的数据： {printable(&buf[..n])}”，再用 write_all 原样写回。\n\
                读或写出错时打印原因（errors::cause）并返回：只结束这一个连接。",
         points: 10,
+        tests: &[
+            ("server_transcript", "按书中的记录收发，打印每一块数据"),
+            (
+                "server_serves_50_concurrent_clients",
+                "同时为 50 个客户端回声",
+            ),
+            (
+                "server_survives_a_reset_client",
+                "客户端突然重置连接，服务端照常工作",
+            ),
+            ("server_echoes_1_mib_intact", "1 MiB 数据原样回声"),
+        ],
     },
     Exercise {
         id: "2.2",
@@ -94,6 +109,19 @@ pub const ALL: &[Exercise] = &[
                读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \\r\\n，空行跳过。\n\
                用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。",
         points: 10,
+        tests: &[
+            ("client_transcript", "按书中的记录收发"),
+            ("client_reads_piped_input", "从管道读输入，读完就退出"),
+            (
+                "client_waits_for_the_whole_echo",
+                "回声分几次到达，也要等齐再打印",
+            ),
+            ("client_reports_a_partial_echo", "回声不完整时说明原因"),
+            (
+                "client_reports_the_server_going_away",
+                "服务端走了，说明原因并退出",
+            ),
+        ],
     },
     Exercise {
         id: "2.3",
@@ -115,6 +143,40 @@ pub const ALL: &[Exercise] = &[
                够了就取出消息，并用 drain 把这一帧从缓冲区去掉。\n\
                finish：缓冲区空着就是 Ok(())；不足 4 字节是 TruncatedHeader，否则是 TruncatedBody。",
         points: 10,
+        tests: &[
+            (
+                "proto::length_prefix_is_big_endian",
+                "长度前缀是 4 字节大端序",
+            ),
+            (
+                "proto::decoder_handles_every_single_split_point",
+                "字节流在任何一处切开都能解码",
+            ),
+            (
+                "proto::decoder_handles_random_splits",
+                "字节流随机切碎也能解码",
+            ),
+            (
+                "proto::decoder_gets_several_frames_from_one_read",
+                "一次读到好几帧",
+            ),
+            (
+                "proto::oversize_frame_is_rejected_from_its_header_alone",
+                "只看长度字段就拒绝超长的帧",
+            ),
+            (
+                "proto::encoder_refuses_oversize_messages",
+                "编码器拒绝超长的消息",
+            ),
+            (
+                "proto::truncated_stream_is_reported",
+                "报告中途截断的字节流",
+            ),
+            (
+                "proto::proto_matches_length_delimited_codec",
+                "和 LengthDelimitedCodec 的字节一致",
+            ),
+        ],
     },
     Exercise {
         id: "3.1",
@@ -134,6 +196,17 @@ pub const ALL: &[Exercise] = &[
                否则按教程的格式打印“read from {peer} , content is {printable(data)}, length = {n}”，\n\
                再用 socket.send_to(data, peer) 发回给发送方；发送出错也只打印、继续。",
         points: 10,
+        tests: &[
+            ("server_transcript", "按书中的记录收发，打印每个数据报"),
+            ("server_keeps_boundaries", "保持数据报的边界"),
+            ("server_truncates_at_buf_size", "数据报比缓冲区大时被截断"),
+            ("server_simulates_loss", "--drop：演示丢包"),
+            (
+                "server_serves_concurrent_clients",
+                "同时为 100 个客户端回声",
+            ),
+            ("server_round_trips_max_datagram", "最大的数据报原样往返"),
+        ],
     },
     Exercise {
         id: "3.2",
@@ -153,6 +226,14 @@ pub const ALL: &[Exercise] = &[
                限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。\n\
                全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。",
         points: 10,
+        tests: &[
+            ("client_transcript", "按书中的记录发送、打印回复"),
+            ("client_sends_each_line", "--stdin：每行一个数据报"),
+            ("client_notices_truncation", "发现回复被截断"),
+            ("client_retries_after_loss", "没等到回复就重发"),
+            ("client_gives_up_without_reply", "重发几次后放弃，说明原因"),
+            ("client_explains_port_unreachable", "解释“端口不可达”"),
+        ],
     },
     Exercise {
         id: "4.1",
@@ -172,6 +253,20 @@ pub const ALL: &[Exercise] = &[
                console：把“[服务端] 内容”发给每一个连着的人（包括还没起昵称的），\n\
                队列满了的记进 too_slow；最后打印“[服务端] 内容（已发给 N 人）”。",
         points: 10,
+        tests: &[
+            ("server_three_clients", "三个人的聊天记录"),
+            ("server_relays_between_many_clients", "许多人之间转发"),
+            ("server_console_notice", "控制台广播通知"),
+            (
+                "server_delivers_last_unterminated_line",
+                "最后一行没有换行也照样转发",
+            ),
+            (
+                "server_survives_reset_mid_line",
+                "一行说到一半被重置，服务端照常工作",
+            ),
+            ("server_sanitises_text", "控制字符显示成转义"),
+        ],
     },
     Exercise {
         id: "4.2",
@@ -191,6 +286,10 @@ pub const ALL: &[Exercise] = &[
                check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -；\n\
                不分大小写不能和别人重复（用 find）。原因写成一句话放进 Err。",
         points: 10,
+        tests: &[
+            ("server_three_clients", "三个人的聊天记录（昵称和命令）"),
+            ("server_help_and_unknown_command", "/help 和不认识的命令"),
+        ],
     },
     Exercise {
         id: "4.3",
@@ -211,6 +310,11 @@ pub const ALL: &[Exercise] = &[
                show_incoming：用 take(MAX_SHOWN).read_until(b'\\n', …) 一行一行地读，读到 0 字节返回 Ok(())，\n\
                每一行用 printable_line 显示。",
         points: 10,
+        tests: &[
+            ("client_full_duplex", "一边输入一边收到别人的话"),
+            ("client_leaves_cleanly", "/quit 和 Ctrl-D 都能干净地离开"),
+            ("client_in_real_room", "在真实的聊天室里收发"),
+        ],
     },
 ];
 

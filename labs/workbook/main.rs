@@ -10,30 +10,34 @@
 //! 运行：`cargo run --bin workbook -- list`
 
 mod exercises;
+mod grade;
 mod report;
 mod runner;
-mod spec;
 mod stubs;
-mod workspace;
+mod tree;
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sha2::{Digest, Sha256};
 
 use exercises::{ALL, Exercise};
-use runner::{Outcome, State};
+use grade::{Graded, Slot, Status, Submission};
+use runner::{Job, Outcome, Progress, State};
+use tree::Tree;
 
 /// Socket 编程练习册的练习工具
 #[derive(Parser)]
 #[command(name = "workbook", version)]
 struct Args {
-    /// 练习册仓库的根目录
+    /// 练习册仓库的根目录（评分时，规格取自它的 git 提交）
     #[arg(long, global = true, default_value = env!("CARGO_MANIFEST_DIR"))]
     root: PathBuf,
 
@@ -46,18 +50,20 @@ enum Cmd {
     /// 列出全部练习和各自的状态
     List,
     /// 检查一个练习（不写名字就检查第一个还没通过的），并解释第一个失败
-    Check {
-        name: Option<String>,
-        /// 先核对测试和快照没被改动过，改动过就拒绝检查（自动评分用）
-        #[arg(long)]
-        strict: bool,
-    },
+    Check { name: Option<String> },
     /// 显示一个练习的提示
     Hint { name: String },
     /// 保存文件时自动重新检查当前练习（Ctrl-C 退出）
     Watch,
-    /// 给全部练习打分；不是全部通过时退出码非零
+    /// 给一份作业评分：规格取自练习册的 git 提交，只用作业里的练习文件；不是全部通过时退出码非零
     Grade {
+        /// 作业所在的文件夹（学生的仓库，或者直接放着练习文件的文件夹）；默认是练习册自己的工作目录
+        submission: Option<PathBuf>,
+        /// 只评这几个练习（名字或编号，可以写多次）
+        #[arg(long = "exercise", value_name = "练习")]
+        exercises: Vec<String>,
+        #[command(flatten)]
+        grading: GradingArgs,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -65,19 +71,22 @@ enum Cmd {
     GradeFolder {
         /// 放学生作业的文件夹
         dir: PathBuf,
-        /// CSV 文件
+        /// CSV 文件；每个学生的详细结果写进同名文件夹里的 <学生>.json
         #[arg(long, default_value = "scores.csv")]
         out: PathBuf,
+        /// 同时评几个学生（每个一份练习册副本）
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+        /// CSV 不加 UTF-8 的 BOM（默认加上，这样中文版 Excel 直接打开也不乱码）
+        #[arg(long)]
+        no_bom: bool,
+        #[command(flatten)]
+        grading: GradingArgs,
     },
     /// （维护者）由实验文件重新生成练习文件；--check 只核对、不写入
     Stubs {
         #[arg(long)]
         check: bool,
-    },
-    /// （维护者）重新计算测试和快照的规格清单；--write 写入清单文件
-    Spec {
-        #[arg(long)]
-        write: bool,
     },
     /// （维护者）生成 GitHub Classroom 的自动评分配置；--check 只核对、不写入
     Classroom {
@@ -88,11 +97,28 @@ enum Cmd {
     Selftest,
 }
 
+/// 评分的共同参数。
+#[derive(clap::Args)]
+struct GradingArgs {
+    /// 规格（测试、快照、评分工具、原始练习）取自练习册的哪个 git 提交：分支、标签或提交号
+    #[arg(long, default_value = "HEAD", value_name = "提交")]
+    spec_ref: String,
+    /// 放评分副本和编译产物的目录（默认在系统的临时目录里，不在练习册里面）
+    #[arg(long, value_name = "目录")]
+    work_dir: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
     Json,
     Junit,
+    /// GitHub Classroom：标准输出一行 result=<base64>，说明写到标准错误
+    Classroom,
+}
+
+fn default_jobs() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 fn main() -> ExitCode {
@@ -100,19 +126,23 @@ fn main() -> ExitCode {
     let root = args.root.as_path();
     let result = match args.command {
         Cmd::List => list(root),
-        Cmd::Check { name, strict } => {
-            if strict {
-                verify_spec(root).and_then(|()| check(root, name.as_deref()))
-            } else {
-                check(root, name.as_deref())
-            }
-        }
+        Cmd::Check { name } => check(root, name.as_deref()),
         Cmd::Hint { name } => hint(&name),
         Cmd::Watch => watch(root),
-        Cmd::Grade { format } => grade(root, format),
-        Cmd::GradeFolder { dir, out } => grade_folder(root, &dir, &out),
+        Cmd::Grade {
+            submission,
+            exercises,
+            grading,
+            format,
+        } => grade_one(root, submission.as_deref(), &exercises, &grading, format),
+        Cmd::GradeFolder {
+            dir,
+            out,
+            jobs,
+            no_bom,
+            grading,
+        } => grade_folder(root, &dir, &out, jobs.max(1), !no_bom, &grading),
         Cmd::Stubs { check } => sync_stubs(root, check),
-        Cmd::Spec { write } => sync_spec(root, write),
         Cmd::Classroom { check } => sync_classroom(root, check),
         Cmd::Selftest => selftest(root),
     };
@@ -134,17 +164,21 @@ fn find(name: &str) -> Result<&'static Exercise, String> {
 
 // ---------------------------------------------------------------- 给学生
 
-/// 上次检查的结果，存在 target/workbook/status：每行 `名字 状态 练习文件的哈希`。
+/// 上次检查的结果，存在 target/workbook/status：每行 `名字 状态 检查的那份练习文件的哈希`。
 fn status_file(root: &Path) -> PathBuf {
     root.join("target/workbook/status")
 }
 
-fn stub_hash(root: &Path, ex: &Exercise) -> String {
-    let bytes = fs::read(root.join(ex.stub)).unwrap_or_default();
-    Sha256::digest(&bytes)
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// 练习文件此刻内容的哈希。
+fn stub_hash(root: &Path, ex: &Exercise) -> String {
+    sha256_hex(&fs::read(root.join(ex.stub)).unwrap_or_default())
 }
 
 fn load_status(root: &Path) -> HashMap<String, (String, String)> {
@@ -160,12 +194,13 @@ fn load_status(root: &Path) -> HashMap<String, (String, String)> {
         .collect()
 }
 
-fn save_status(root: &Path, outcome: &Outcome) {
+/// 记下一次检查的结果。`checked_hash` 是检查开始时读到的那份练习文件的哈希：
+/// 缓存里的结果永远和它被检查的那份文件配对。
+fn save_status(root: &Path, ex: &Exercise, state: State, checked_hash: &str) {
     let mut status = load_status(root);
-    let ex = outcome.exercise;
     status.insert(
         ex.name.to_string(),
-        (outcome.state.key().to_string(), stub_hash(root, ex)),
+        (state.key().to_string(), checked_hash.to_string()),
     );
     let text: String = ALL
         .iter()
@@ -233,6 +268,57 @@ fn next_unfinished(root: &Path) -> Option<&'static Exercise> {
         .find(|ex| known_state(root, ex, &status) != State::Passed.label())
 }
 
+/// 练习文件是否还是原始的样子（和由实验生成的练习一字不差）：那就不必编译、测试了。
+fn untouched(root: &Path, ex: &Exercise) -> bool {
+    let Ok(lab) = fs::read_to_string(root.join(ex.lab)) else {
+        return false;
+    };
+    let current = fs::read(root.join(ex.stub)).unwrap_or_default();
+    stubs::make_stub(ex, &lab).is_ok_and(|stub| stub.as_bytes() == current)
+}
+
+/// 在终端里一行一行地显示检查的进展：在编译什么、每个测试的结果。
+fn print_progress(progress: Progress) {
+    match progress {
+        Progress::Building(names) => println!("编译 {}……", names.join("、")),
+        Progress::Running(count) => println!("运行 {count} 个测试（同时进行）："),
+        Progress::TestDone { title, passed } => {
+            println!("  {} {title}", if passed { "✓" } else { "✗" })
+        }
+    }
+}
+
+/// 学生的程序运行时的工作目录：系统临时目录里的一个空目录，不在练习册里面。
+fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("socket-workbook-scratch-{}", std::process::id()))
+}
+
+/// 在学生自己的练习册里检查一个练习（不复制，编译产物就用 target/，所以很快）。
+/// 返回结果，以及检查期间练习文件有没有被再次保存。
+fn check_in_place(root: &Path, ex: &'static Exercise) -> Result<(Outcome, bool), String> {
+    let before = stub_hash(root, ex);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let scratch = scratch_dir();
+    let _ = fs::create_dir_all(&scratch);
+    let job = Job {
+        root,
+        target_dir: &target,
+        scratch: &scratch,
+        exercises: vec![(ex, untouched(root, ex))],
+        progress: &print_progress,
+    };
+    let built = runner::build(&job)?;
+    let outcome = runner::test(&job, &built).pop().ok_or("没有检查结果")?;
+    let _ = fs::remove_dir_all(&scratch);
+    let saved_meanwhile = stub_hash(root, ex) != before;
+    if !saved_meanwhile {
+        save_status(root, ex, outcome.state, &before);
+    }
+    Ok((outcome, saved_meanwhile))
+}
+
 fn check(root: &Path, name: Option<&str>) -> Result<ExitCode, String> {
     let ex = match name {
         Some(name) => find(name)?,
@@ -244,10 +330,15 @@ fn check(root: &Path, name: Option<&str>) -> Result<ExitCode, String> {
             }
         },
     };
-    println!("正在检查练习 {}：{}（{}）……", ex.id, ex.title, ex.stub);
-    let outcome = runner::check(ex, root, None);
-    save_status(root, &outcome);
+    println!("正在检查练习 {}：{}（{}）", ex.id, ex.title, ex.stub);
+    let (outcome, saved_meanwhile) = check_in_place(root, ex)?;
     print!("{}", explain(&outcome));
+    if saved_meanwhile {
+        println!(
+            "\n（检查期间 {} 又被保存过：上面的结果是保存之前的版本，请再检查一次）",
+            ex.stub
+        );
+    }
     Ok(if outcome.state == State::Passed {
         ExitCode::SUCCESS
     } else {
@@ -258,17 +349,20 @@ fn check(root: &Path, name: Option<&str>) -> Result<ExitCode, String> {
 /// 给学生看的检查结果。
 fn explain(outcome: &Outcome) -> String {
     let ex = outcome.exercise;
-    let tests = format!(
-        "{}/{} 个测试通过",
+    let mut text = format!(
+        "\n练习 {}：{}，{}/{} 个测试通过，得分 {}/{}\n",
+        ex.id,
+        outcome.state.label(),
         outcome.passed_tests(),
-        outcome.tests.len()
+        outcome.tests.len(),
+        report::points(outcome.points()),
+        ex.points
     );
-    let mut text = format!("\n练习 {}：{}\n", outcome.state.label(), tests);
     for t in &outcome.tests {
         text.push_str(&format!(
             "  {} {}\n",
             if t.passed { "✓" } else { "✗" },
-            t.name
+            t.title
         ));
     }
     match outcome.state {
@@ -277,30 +371,38 @@ fn explain(outcome: &Outcome) -> String {
                 "\n做得好！练习 {} 完成。下一个：cargo run --bin workbook -- check\n",
                 ex.id
             ));
+            return text;
         }
-        State::NotStarted => {
+        State::CompileError => {
+            // rustc 的原话，一个字也不改：行号栏和 ^ 标记要对得上
+            text.push_str(&format!("\n编译器说：\n{}\n", outcome.detail));
+        }
+        State::NotStarted if outcome.passed_tests() == 0 => {
             text.push_str(&format!(
-                "\n尚未完成：{}\n\n提示：\n{}\n",
-                outcome.detail,
+                "\n尚未完成：{} 里还留着 {}。\n\n提示：\n{}\n",
+                ex.stub,
+                ex.todo_marker(),
                 indent(ex.hint)
             ));
         }
         _ => {
-            text.push_str(&format!("\n{}\n", indent(&outcome.detail)));
+            if let Some(first) = outcome.first_failure() {
+                text.push_str(&format!("\n先看这个没通过的测试：{}\n", first.title));
+            }
+            text.push_str(&format!("{}\n", indent(&outcome.detail)));
         }
     }
-    if outcome.state != State::Passed {
-        text.push_str(&format!(
-            "\n请重读：{}（book/{}）。看提示：cargo run --bin workbook -- hint {}\n",
-            ex.section, ex.book, ex.name
-        ));
-    }
+    text.push_str(&format!(
+        "\n请重读：{}（book/{}）。看提示：cargo run --bin workbook -- hint {}\n",
+        ex.section, ex.book, ex.name
+    ));
     text
 }
 
+/// 每行前面加四个空格（只加不减：行与行之间的对齐保持原样）。
 fn indent(text: &str) -> String {
     text.lines()
-        .map(|l| format!("    {}", l.trim_start()))
+        .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -319,14 +421,9 @@ fn hint(name: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn modified_times(root: &Path) -> Vec<Option<SystemTime>> {
-    ALL.iter()
-        .map(|ex| {
-            fs::metadata(root.join(ex.stub))
-                .and_then(|m| m.modified())
-                .ok()
-        })
-        .collect()
+/// 全部练习文件此刻内容的哈希（watch 用它发现保存：比修改时间可靠）。
+fn all_hashes(root: &Path) -> Vec<String> {
+    ALL.iter().map(|ex| stub_hash(root, ex)).collect()
 }
 
 fn watch(root: &Path) -> Result<ExitCode, String> {
@@ -336,122 +433,206 @@ fn watch(root: &Path) -> Result<ExitCode, String> {
             return Ok(ExitCode::SUCCESS);
         };
         println!("\n==== 练习 {}：{}（编辑 {}）", ex.id, ex.title, ex.stub);
-        let outcome = runner::check(ex, root, None);
-        save_status(root, &outcome);
+        let (outcome, saved_meanwhile) = check_in_place(root, ex)?;
         print!("{}", explain(&outcome));
+        if saved_meanwhile {
+            println!("\n检查期间文件又被保存过，马上再检查一次……");
+            continue;
+        }
         if outcome.state == State::Passed {
             continue; // 直接进入下一个练习
         }
         println!("\n保存练习文件后会自动重新检查；按 Ctrl-C 退出。");
-        let before = modified_times(root);
-        while modified_times(root) == before {
-            thread::sleep(Duration::from_millis(500)); // 轮询文件的修改时间
-        }
+        wait_for_save(root, &all_hashes(root));
+    }
+}
+
+/// 等到有练习文件的内容和 `seen` 不同（每半秒看一次）。
+fn wait_for_save(root: &Path, seen: &[String]) {
+    while all_hashes(root) == seen {
+        thread::sleep(Duration::from_millis(500));
     }
 }
 
 // ---------------------------------------------------------------- 给教师
 
-/// 核对规格清单：测试或快照被改动过时返回错误，指出是哪些文件。
-fn verify_spec(root: &Path) -> Result<(), String> {
-    let changed = spec::changed_files(root);
-    if changed.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "拒绝评分：下面这些定义规格的测试或快照和 {} 不一致（被改动过）：\n  {}\n\
-         请在一份干净的练习册里评分，只把学生的 labs/exercises/ 复制进去（grade-folder 就是这样做的）。",
-        spec::MANIFEST,
-        changed.join("\n  ")
-    ))
-}
-
-fn grade_all(root: &Path, target_dir: Option<&Path>) -> Vec<Outcome> {
-    ALL.iter()
-        .map(|ex| {
-            eprintln!("评分：练习 {} {}……", ex.id, ex.name);
-            runner::check(ex, root, target_dir)
-        })
-        .collect()
-}
-
-fn grade(root: &Path, format: Format) -> Result<ExitCode, String> {
-    verify_spec(root)?;
-    let outcomes = grade_all(root, None);
-    match format {
-        Format::Table => print!("{}", report::table(&outcomes)),
-        Format::Json => println!("{}", report::json(&outcomes)),
-        Format::Junit => print!("{}", report::junit(&outcomes)),
-    }
-    let all_passed = outcomes.iter().all(|o| o.state == State::Passed);
-    Ok(if all_passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+/// 评分副本放在哪里：默认在系统的临时目录里，按练习册的位置区分。
+/// 不放在练习册里面：学生的程序从自己的位置往上找，找不到教师的练习册。
+fn work_dir(root: &Path, grading: &GradingArgs) -> PathBuf {
+    grading.work_dir.clone().unwrap_or_else(|| {
+        let key = sha256_hex(root.to_string_lossy().as_bytes());
+        std::env::temp_dir().join(format!("socket-workbook-grading-{}", &key[..12]))
     })
 }
 
-fn grade_folder(root: &Path, dir: &Path, out: &Path) -> Result<ExitCode, String> {
-    verify_spec(root)?;
-    let mut students: Vec<PathBuf> = fs::read_dir(dir)
+fn load_spec(root: &Path, grading: &GradingArgs) -> Result<Tree, String> {
+    Tree::from_git(root, &grading.spec_ref)
+}
+
+fn grade_one(
+    root: &Path,
+    submission: Option<&Path>,
+    names: &[String],
+    grading: &GradingArgs,
+    format: Format,
+) -> Result<ExitCode, String> {
+    let tree = load_spec(root, grading)?;
+    let folder = submission.unwrap_or(root);
+    let name = fs::canonicalize(folder)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_else(|| folder.display().to_string());
+    if !folder.is_dir() {
+        return Err(format!("找不到作业文件夹 {}", folder.display()));
+    }
+    let submission = Submission::from_folder(&name, folder);
+    let exercises: Vec<&'static Exercise> = if names.is_empty() {
+        ALL.iter().collect()
+    } else {
+        names.iter().map(|n| find(n)).collect::<Result<_, _>>()?
+    };
+    let mut slot = Slot::new(&work_dir(root, grading).join("single"));
+    let quiet = |_: Progress| {};
+    let loud = |p: Progress| eprint_progress(p);
+    let progress: &(dyn Fn(Progress) + Sync) = match format {
+        Format::Table => &loud,
+        _ => &quiet,
+    };
+    eprintln!("规格：{}；作业：{}", tree.source, folder.display());
+    let graded = grade::grade(&tree, &submission, &exercises, &mut slot, false, progress)?;
+    match format {
+        Format::Table => {
+            for outcome in graded.outcomes.iter().filter(|o| o.state != State::Passed) {
+                eprint!("{}", explain(outcome));
+            }
+            print!("{}", report::table(&graded));
+        }
+        Format::Json => println!("{}", report::json(&graded, &tree.source)),
+        Format::Junit => print!("{}", report::junit(&graded)),
+        Format::Classroom => {
+            for outcome in &graded.outcomes {
+                eprint!("{}", explain(outcome));
+            }
+            println!("result={}", report::classroom(&graded));
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    Ok(match graded.status {
+        Status::Tampered => ExitCode::from(3),
+        _ if graded.outcomes.iter().all(|o| o.state == State::Passed) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn eprint_progress(progress: Progress) {
+    match progress {
+        Progress::Building(names) => eprintln!("编译 {}……", names.join("、")),
+        Progress::Running(count) => eprintln!("运行 {count} 个测试……"),
+        Progress::TestDone { .. } => {}
+    }
+}
+
+fn grade_folder(
+    root: &Path,
+    dir: &Path,
+    out: &Path,
+    jobs: usize,
+    bom: bool,
+    grading: &GradingArgs,
+) -> Result<ExitCode, String> {
+    let tree = load_spec(root, grading)?;
+    let mut students: Vec<(String, PathBuf)> = fs::read_dir(dir)
         .map_err(|err| format!("读不了 {}：{err}", dir.display()))?
         .flatten()
         .map(|entry| entry.path())
         .filter(|path| path.is_dir())
+        .map(|path| {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            (name, path)
+        })
+        .filter(|(name, _)| !name.starts_with('.'))
         .collect();
     students.sort();
-    let work = root.join("target/grading/workbook");
-    let target = root.join("target/grading/target");
-    let mut csv = String::from("学生");
-    for ex in ALL {
-        csv.push_str(&format!(",练习 {} {}", ex.id, ex.name));
+    if students.is_empty() {
+        return Err(format!("{} 里没有学生的子文件夹", dir.display()));
     }
-    csv.push_str(",总分,满分\n");
-    for student in &students {
-        let name = student
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        eprintln!("== {name}");
-        // 一份干净的练习册，只放进学生的练习文件：学生改动的测试不会被用来评分
-        workspace::copy_workbook(root, &work)?;
-        for ex in ALL {
-            let flat = Path::new(ex.stub).file_name().map(|f| student.join(f));
-            let submitted = [Some(student.join(ex.stub)), flat]
-                .into_iter()
-                .flatten()
-                .find(|p| p.is_file());
-            if let Some(file) = submitted {
-                fs::copy(&file, work.join(ex.stub))
-                    .map_err(|err| format!("复制 {} 失败：{err}", file.display()))?;
+    let json_dir = out.with_extension("");
+    fs::create_dir_all(&json_dir)
+        .map_err(|err| format!("无法创建 {}：{err}", json_dir.display()))?;
+    let work = work_dir(root, grading);
+    eprintln!(
+        "规格：{}；{} 份作业，同时评 {jobs} 份；评分副本在 {}",
+        tree.source,
+        students.len(),
+        work.display()
+    );
+
+    let bar = indicatif::ProgressBar::new(students.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} 份  已用 {elapsed}  预计还要 {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Graded, String>>>> =
+        Mutex::new((0..students.len()).map(|_| None).collect());
+    let started = Instant::now();
+    thread::scope(|scope| {
+        for worker in 0..jobs.min(students.len()) {
+            let (tree, students, next, results, bar) = (&tree, &students, &next, &results, &bar);
+            let mut slot = Slot::new(&work.join(format!("slot-{worker}")));
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((name, path)) = students.get(i) else {
+                        break;
+                    };
+                    let submission = Submission::from_folder(name, path);
+                    let all: Vec<&'static Exercise> = ALL.iter().collect();
+                    let graded = grade::grade(tree, &submission, &all, &mut slot, false, &|_| {});
+                    bar.set_message(name.clone());
+                    bar.inc(1);
+                    if let Ok(mut results) = results.lock() {
+                        results[i] = Some(graded);
+                    }
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+
+    let results = results.into_inner().unwrap_or_default();
+    let mut rows = Vec::new();
+    for ((name, _), result) in students.iter().zip(results) {
+        match result {
+            Some(Ok(graded)) => {
+                let json = report::json(&graded, &tree.source);
+                let file = json_dir.join(format!("{name}.json"));
+                fs::write(&file, json)
+                    .map_err(|err| format!("写不了 {}：{err}", file.display()))?;
+                rows.push(graded);
             }
+            Some(Err(err)) => return Err(format!("评 {name} 的作业时出错：{err}")),
+            None => return Err(format!("{name} 的作业没有评完")),
         }
-        let outcomes = grade_all(&work, Some(&target));
-        let (total, max) = report::totals(&outcomes);
-        csv.push_str(&csv_field(&name));
-        for o in &outcomes {
-            csv.push_str(&format!(",{}", o.points()));
-        }
-        csv.push_str(&format!(",{total},{max}\n"));
-        let json_file = out.with_file_name(format!("{name}.json"));
-        let _ = fs::write(&json_file, report::json(&outcomes));
     }
+    let csv = report::csv(&rows, bom);
     fs::write(out, &csv).map_err(|err| format!("写不了 {}：{err}", out.display()))?;
-    println!("{csv}");
+    print!("{}", report::class_table(&rows));
     println!(
-        "已写入 {}（每个学生的详细结果在同一目录下的 <学生>.json）",
-        out.display()
+        "\n{} 份作业，用时 {seconds:.0} 秒（平均每份 {:.1} 秒）。已写入 {}，每个学生的详细结果在 {}/",
+        rows.len(),
+        seconds / rows.len() as f64,
+        out.display(),
+        json_dir.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 // ---------------------------------------------------------------- 给维护者
@@ -485,23 +666,6 @@ fn sync_stubs(root: &Path, check_only: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn sync_spec(root: &Path, write: bool) -> Result<ExitCode, String> {
-    if write {
-        fs::write(root.join(spec::MANIFEST), spec::current(root))
-            .map_err(|err| format!("写不了清单：{err}"))?;
-        println!("已写入 {}", spec::MANIFEST);
-        return Ok(ExitCode::SUCCESS);
-    }
-    verify_spec(root).map_err(|_| {
-        format!(
-            "规格清单过期了：{}\n有意修改测试或快照之后，运行 cargo run --bin workbook -- spec --write",
-            spec::changed_files(root).join("、")
-        )
-    })?;
-    println!("规格清单和测试、快照一致");
-    Ok(ExitCode::SUCCESS)
-}
-
 const CLASSROOM: &str = ".github/classroom/autograding.json";
 
 fn classroom_config() -> String {
@@ -511,7 +675,7 @@ fn classroom_config() -> String {
             serde_json::json!({
                 "name": format!("练习 {}：{}", ex.id, ex.title),
                 "setup": "",
-                "run": format!("cargo run --quiet --bin workbook -- check {} --strict", ex.name),
+                "run": format!("cargo run --quiet --bin workbook -- grade --exercise {} --format json", ex.name),
                 "input": "",
                 "output": "",
                 "comparison": "included",
@@ -550,14 +714,18 @@ fn sync_classroom(root: &Path, check_only: bool) -> Result<ExitCode, String> {
 
 fn selftest(root: &Path) -> Result<ExitCode, String> {
     sync_stubs(root, true)?;
-    sync_spec(root, false)?;
     sync_classroom(root, true)?;
-
-    println!("\n== 没有动过的练习：每个练习的每个测试都应当失败，状态是“尚未完成”，总分 0");
-    let untouched = grade_all(root, None);
-    print!("{}", report::table(&untouched));
+    // 唯一的例外：selftest 检验的是维护者还没提交的改动，所以规格取自工作目录
+    let tree = Tree::from_working_tree(root)?;
+    let mut slot = Slot::new(&root.join("target/selftest"));
+    let all: Vec<&'static Exercise> = ALL.iter().collect();
     let mut problems = Vec::new();
-    for o in &untouched {
+
+    println!("== 没有动过的练习：照样编译、运行每个测试，每个都应当失败，总分 0");
+    let untouched = Submission::from_files("原样的练习", Default::default());
+    let graded = grade::grade(&tree, &untouched, &all, &mut slot, true, &print_progress)?;
+    print!("{}", report::table(&graded));
+    for o in &graded.outcomes {
         if o.state != State::NotStarted || o.tests.is_empty() || o.passed_tests() > 0 {
             problems.push(format!(
                 "练习 {} 没动过，却是“{}”，{}/{} 个测试通过：\n{}",
@@ -568,20 +736,27 @@ fn selftest(root: &Path) -> Result<ExitCode, String> {
                 o.detail
             ));
         }
+        for t in o.tests.iter().filter(|t| t.title == t.name) {
+            problems.push(format!(
+                "测试 {} 没有写进 labs/workbook/exercises.rs 里练习 {} 的测试清单",
+                t.name, o.exercise.id
+            ));
+        }
     }
 
     println!("\n== 换上参考答案（实验本身）：每个练习都应当通过，总分满分");
-    let copy = root.join("target/selftest/workbook");
-    workspace::copy_workbook(root, &copy)?;
+    let mut labs = std::collections::BTreeMap::new();
     for ex in ALL {
-        fs::copy(root.join(ex.lab), copy.join(ex.stub))
-            .map_err(|err| format!("复制参考答案失败：{err}"))?;
+        let bytes =
+            fs::read(root.join(ex.lab)).map_err(|err| format!("读不了 {}：{err}", ex.lab))?;
+        labs.insert(ex.stub, bytes);
     }
-    let solved = grade_all(&copy, Some(&root.join("target/selftest/target")));
+    let solutions = Submission::from_files("参考答案", labs);
+    let solved = grade::grade(&tree, &solutions, &all, &mut slot, false, &print_progress)?;
     print!("{}", report::table(&solved));
-    let json = report::json(&solved);
+    let json = report::json(&solved, &tree.source);
     let _ = fs::write(root.join("target/selftest/solutions.json"), &json);
-    for o in &solved {
+    for o in &solved.outcomes {
         if o.state != State::Passed {
             problems.push(format!(
                 "参考答案没通过练习 {}（{}）：\n{}",

@@ -1,21 +1,31 @@
-//! 编译一个练习、运行它的测试，把结果整理成一个 [`Outcome`]。
+//! 编译练习、运行它们的测试，把结果整理成 [`Outcome`]。
+//!
+//! 一次处理一个学生的几个练习：先编译评分用的测试程序（里面没有学生的代码），
+//! 再用一条 cargo 命令编译学生的全部练习程序（`--keep-going`：一个编译不过，别的照样编译），
+//! 最后直接运行测试程序一次，让这些练习的测试同时跑：一个卡住的程序只花一次等待的时间。
 
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::exercises::{Exercise, Target};
 
-/// 编译加测试一个练习最多用多久（第一次要编译测试程序，所以给得宽一些）。
-const LIMIT: Duration = Duration::from_secs(600);
+/// 一次编译最多用多久（第一次要编译全部依赖，所以给得宽一些）。
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
+/// 一次运行测试最多用多久。每个测试自己另有 60 秒的时限，这里只是最后一道保险。
+const TEST_LIMIT: Duration = Duration::from_secs(240);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum State {
     /// 全部测试通过
     Passed,
-    /// 练习文件里还留着 todo!()
+    /// 练习文件和原始的练习一模一样，或者里面还留着 todo!()
     NotStarted,
     /// 编译不过
     CompileError,
@@ -23,6 +33,8 @@ pub enum State {
     Failed,
     /// 超过了时限
     TimedOut,
+    /// 评分的规格（测试、快照、评分用的程序）被改动过：不给分
+    Tampered,
 }
 
 impl State {
@@ -33,6 +45,7 @@ impl State {
             State::CompileError => "编译失败",
             State::Failed => "未通过",
             State::TimedOut => "超时",
+            State::Tampered => "篡改",
         }
     }
 
@@ -44,13 +57,17 @@ impl State {
             State::CompileError => "compile_error",
             State::Failed => "failed",
             State::TimedOut => "timed_out",
+            State::Tampered => "tampered",
         }
     }
 }
 
 /// 一个测试的结果。
 pub struct TestResult {
+    /// 测试程序里的名字，例如 `ex_2_1_server_transcript`
     pub name: String,
+    /// 给学生看的一句话
+    pub title: String,
     pub passed: bool,
 }
 
@@ -59,7 +76,7 @@ pub struct Outcome {
     pub exercise: &'static Exercise,
     pub state: State,
     pub tests: Vec<TestResult>,
-    /// 给学生看的说明：第一个失败的测试输出了什么、编译错误是什么……
+    /// 给学生看的说明：第一个没通过的测试说了什么，或者编译器的原话
     pub detail: String,
     pub seconds: f64,
 }
@@ -69,108 +86,567 @@ impl Outcome {
         self.tests.iter().filter(|t| t.passed).count()
     }
 
-    pub fn points(&self) -> u32 {
-        if self.state == State::Passed {
-            self.exercise.points
-        } else {
-            0
+    /// 得分：按通过的测试占的比例给分；篡改一律 0 分。
+    pub fn points(&self) -> f64 {
+        if self.state == State::Tampered || self.tests.is_empty() {
+            return 0.0;
         }
+        f64::from(self.exercise.points) * self.passed_tests() as f64 / self.tests.len() as f64
+    }
+
+    /// 第一个没通过的测试（按练习清单里的顺序，最能说明问题的在前）。
+    pub fn first_failure(&self) -> Option<&TestResult> {
+        self.tests.iter().find(|t| !t.passed)
     }
 }
 
-/// 在 `root`（仓库根目录）里检查一个练习。`target_dir` 为 None 时用仓库自己的 target/。
-pub fn check(ex: &'static Exercise, root: &Path, target_dir: Option<&Path>) -> Outcome {
+/// 检查过程中发生的事，给终端或进度条显示。
+pub enum Progress<'a> {
+    Building(&'a [&'static str]),
+    Running(usize),
+    TestDone { title: &'a str, passed: bool },
+}
+
+/// 一次检查：在 `root`（一份练习册）里编译、测试 `exercises`。
+pub struct Job<'a> {
+    pub root: &'a Path,
+    /// 编译产物放在哪里
+    pub target_dir: &'a Path,
+    /// 学生的程序在哪个目录里运行（练习册以外）
+    pub scratch: &'a Path,
+    /// 要检查的练习，以及它是否和原始的练习一模一样（一样就不必编译和测试）
+    pub exercises: Vec<(&'static Exercise, bool)>,
+    pub progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+/// 一个练习的编译结果。
+pub enum Build {
+    /// 和原始练习一模一样：不编译
+    Untouched,
+    /// 编译失败：rustc 的原话
+    Failed(String),
+    Ready,
+}
+
+/// 编译完成的一切：每个练习的结果，以及测试时要运行的程序。
+pub struct Built {
+    pub builds: Vec<Build>,
+    /// 测试程序和它负责的练习（下标）
+    pub test_programs: Vec<(PathBuf, Vec<usize>)>,
+    /// 测试会运行的全部程序（测试程序、实验程序、学生的练习程序）：评分前后都要核对它们没被换掉
+    pub executables: Vec<PathBuf>,
+}
+
+/// 编译：评分用的测试程序，和学生写的练习。
+pub fn build(job: &Job) -> Result<Built, String> {
+    let mut builds: Vec<Build> = job
+        .exercises
+        .iter()
+        .map(|(_, untouched)| {
+            if *untouched {
+                Build::Untouched
+            } else {
+                Build::Ready
+            }
+        })
+        .collect();
+    let mut test_programs = Vec::new();
+    let mut executables = Vec::new();
+
+    // 1. 学生的练习程序：一条命令全部编译，每个程序的错误分开记
+    let mut programs: Vec<(usize, &str)> = Vec::new();
+    for (i, (ex, _)) in job.exercises.iter().enumerate() {
+        if let (Build::Ready, Target::Program { bin }) = (&builds[i], &ex.target) {
+            programs.push((i, bin));
+        }
+    }
+    let mut program_tests = Vec::new();
+    if !programs.is_empty() {
+        let names: Vec<&'static str> = programs
+            .iter()
+            .map(|(i, _)| job.exercises[*i].0.name)
+            .collect();
+        (job.progress)(Progress::Building(&names));
+        // 评分用的测试程序里没有学生的代码，编译不过说明练习册本身坏了
+        let spec = cargo_json(job, &["test", "--no-run", "--test", "exercises"])?;
+        let test_program = spec
+            .executable("exercises")
+            .ok_or_else(|| format!("评分用的测试程序编译失败：\n{}", spec.all_errors()))?;
+        let mut args = vec!["build", "--features", "exercises", "--keep-going"];
+        for (_, bin) in &programs {
+            args.extend(["--bin", bin]);
+        }
+        let built = cargo_json(job, &args)?;
+        for (i, bin) in &programs {
+            match built.executable(bin) {
+                Some(path) => {
+                    executables.push(path);
+                    program_tests.push(*i);
+                }
+                None => builds[*i] = Build::Failed(built.errors_of(bin)),
+            }
+        }
+        if !program_tests.is_empty() {
+            executables.push(test_program.clone());
+            executables.extend(lab_programs(&test_program));
+            test_programs.push((test_program, program_tests));
+        }
+    }
+
+    // 2. 编进测试程序里的模块（练习 2.3）：它的编译错误就是学生的
+    for (i, (ex, _)) in job.exercises.iter().enumerate() {
+        if let (Build::Ready, Target::Module { test, feature }) = (&builds[i], &ex.target) {
+            (job.progress)(Progress::Building(&[ex.name]));
+            let built = cargo_json(
+                job,
+                &["test", "--no-run", "--features", feature, "--test", test],
+            )?;
+            match built.executable(test) {
+                Some(path) => {
+                    executables.push(path.clone());
+                    test_programs.push((path, vec![i]));
+                }
+                None => builds[i] = Build::Failed(built.errors_of(test)),
+            }
+        }
+    }
+    Ok(Built {
+        builds,
+        test_programs,
+        executables,
+    })
+}
+
+/// 测试程序旁边的实验程序（例如练习 4.3 的测试用真正的 lab-chat-server 当服务端）。
+fn lab_programs(test_program: &Path) -> Vec<PathBuf> {
+    let Some(dir) = test_program.parent().and_then(Path::parent) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut labs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("lab-") && p.extension().is_none_or(|e| e == "exe") && p.is_file()
+        })
+        .collect();
+    labs.sort();
+    labs
+}
+
+/// 运行测试，整理出每个练习的结果。
+pub fn test(job: &Job, built: &Built) -> Vec<Outcome> {
     let started = Instant::now();
+    let mut runs: HashMap<usize, TestRun> = HashMap::new();
+    for (program, indices) in &built.test_programs {
+        let prefixes: Vec<String> = indices
+            .iter()
+            .map(|i| job.exercises[*i].0.test_prefix())
+            .collect();
+        let total: usize = indices
+            .iter()
+            .map(|i| job.exercises[*i].0.tests.len())
+            .sum();
+        (job.progress)(Progress::Running(total));
+        let titles: HashMap<String, &str> = indices
+            .iter()
+            .flat_map(|i| {
+                let ex = job.exercises[*i].0;
+                ex.tests
+                    .iter()
+                    .map(move |(name, title)| (format!("{}{name}", ex.test_prefix()), *title))
+            })
+            .collect();
+        let run = run_tests(job, program, &prefixes, total, &titles);
+        for i in indices {
+            runs.insert(*i, run.clone());
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    job.exercises
+        .iter()
+        .enumerate()
+        .map(|(i, (ex, _))| {
+            let finish = |state, tests, detail| Outcome {
+                exercise: ex,
+                state,
+                tests,
+                detail,
+                seconds,
+            };
+            match &built.builds[i] {
+                Build::Untouched => finish(
+                    State::NotStarted,
+                    not_run(ex),
+                    format!(
+                        "{} 和原始的练习一模一样：把 {} 换成你的代码吧。",
+                        ex.stub,
+                        ex.todo_marker()
+                    ),
+                ),
+                Build::Failed(errors) => finish(State::CompileError, not_run(ex), errors.clone()),
+                Build::Ready => match runs.get(&i) {
+                    Some(run) => judge(job.root, ex, run, seconds),
+                    None => finish(State::Failed, not_run(ex), "没有运行任何测试".into()),
+                },
+            }
+        })
+        .collect()
+}
+
+/// 没有运行的测试：全部记为没通过。
+fn not_run(ex: &'static Exercise) -> Vec<TestResult> {
+    ex.tests
+        .iter()
+        .map(|(name, title)| TestResult {
+            name: format!("{}{name}", ex.test_prefix()),
+            title: title.to_string(),
+            passed: false,
+        })
+        .collect()
+}
+
+/// 测试程序一次运行的输出。
+#[derive(Clone, Default)]
+struct TestRun {
+    stdout: String,
+    stderr: String,
+    timed_out: bool,
+    /// 没能运行测试程序时的原因
+    error: Option<String>,
+}
+
+/// 由一次运行的输出判断一个练习的结果。
+fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Outcome {
+    let prefix = ex.test_prefix();
+    let results = parse_results(&run.stdout, &prefix);
     let finish = |state, tests, detail| Outcome {
         exercise: ex,
         state,
         tests,
         detail,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
     };
-
-    // 1. 单独编译这个练习：一个练习编译不过，不影响其他练习
-    let prefix = ex.test_prefix();
-    let (build_args, test_args): (Vec<&str>, Vec<&str>) = match ex.target {
-        Target::Program { bin } => (
-            vec!["build", "--quiet", "--features", "exercises", "--bin", bin],
-            vec!["test", "--test", "exercises"],
-        ),
-        Target::Module { test, feature } => (
-            vec![
-                "test",
-                "--no-run",
-                "--quiet",
-                "--features",
-                feature,
-                "--test",
-                test,
-            ],
-            vec!["test", "--features", feature, "--test", test],
-        ),
-    };
-    let Some(build) = cargo(root, target_dir, &build_args) else {
-        return finish(State::TimedOut, Vec::new(), format!("编译超过了 {LIMIT:?}"));
-    };
-    if !build.status.success() {
-        let errors = compiler_errors(&String::from_utf8_lossy(&build.stderr));
-        return finish(State::CompileError, Vec::new(), errors);
+    if let Some(error) = &run.error {
+        return finish(State::Failed, not_run(ex), error.clone());
     }
-
-    // 2. 运行这个练习的测试（和实验用的是同一批场景、同一份快照）
-    let test_args = [&test_args[..], &["--", "--include-ignored", &prefix]].concat();
-    let Some(run) = cargo(root, target_dir, &test_args) else {
-        return finish(State::TimedOut, Vec::new(), format!("测试超过了 {LIMIT:?}"));
-    };
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let tests = parse_results(&stdout, &prefix);
-    if tests.is_empty() {
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        let detail = format!(
-            "没有运行任何测试（测试程序编译失败？）：\n{}",
-            compiler_errors(&stderr)
+    // 同一个测试的结果出现两次：有人在测试程序的输出里冒充它
+    let mut seen = HashMap::new();
+    for (name, _) in &results {
+        *seen.entry(name.as_str()).or_insert(0) += 1;
+    }
+    if let Some((name, _)) = seen.iter().find(|(_, count)| **count > 1) {
+        return finish(
+            State::Tampered,
+            not_run(ex),
+            format!("测试 {name} 的结果出现了不止一次：测试程序的输出被冒充了"),
         );
-        return finish(State::Failed, tests, detail);
     }
+    let mut tests: Vec<TestResult> = ex
+        .tests
+        .iter()
+        .map(|(name, title)| {
+            let full = format!("{prefix}{name}");
+            let passed = results.iter().any(|(n, ok)| *n == full && *ok);
+            TestResult {
+                name: full,
+                title: title.to_string(),
+                passed,
+            }
+        })
+        .collect();
+    // 练习清单里没写到的测试也算进去，排在最后
+    for (name, passed) in &results {
+        if !tests.iter().any(|t| t.name == *name) {
+            tests.push(TestResult {
+                name: name.clone(),
+                title: name.clone(),
+                passed: *passed,
+            });
+        }
+    }
+    let missing = tests
+        .iter()
+        .any(|t| !results.iter().any(|(n, _)| *n == t.name));
     if tests.iter().all(|t| t.passed) {
         return finish(State::Passed, tests, String::new());
     }
-
-    let stub = std::fs::read_to_string(root.join(ex.stub)).unwrap_or_default();
-    if stub.contains(&ex.todo_marker()) {
-        let detail = format!(
-            "{} 里还留着 {}，把它换成你的代码吧。",
-            ex.stub,
-            ex.todo_marker()
-        );
-        return finish(State::NotStarted, tests, detail);
-    }
-    let first_failure = tests.iter().find(|t| !t.passed).map(|t| t.name.clone());
-    let detail = first_failure
-        .map(|name| failure_output(&stdout, &name))
+    let failure = tests.iter().find(|t| !t.passed).map(|t| t.name.clone());
+    let mut detail = failure
+        .map(|name| failure_output(&run.stdout, &name))
         .unwrap_or_default();
-    finish(State::Failed, tests, detail)
+    if missing && run.timed_out {
+        detail = format!(
+            "测试在 {} 秒内没有全部结束，没跑完的都算没通过。\n{detail}",
+            TEST_LIMIT.as_secs()
+        );
+        return finish(State::TimedOut, tests, detail);
+    }
+    if missing && results.is_empty() {
+        detail = format!("测试程序没有正常运行：\n{}", run.stderr.trim());
+    }
+    let stub = std::fs::read_to_string(root.join(ex.stub)).unwrap_or_default();
+    let state = if stub.contains(&ex.todo_marker()) {
+        State::NotStarted
+    } else {
+        State::Failed
+    };
+    finish(state, tests, detail)
 }
 
-/// 运行一条 cargo 命令，超过 [`LIMIT`] 就结束它并返回 None。
-fn cargo(root: &Path, target_dir: Option<&Path>, args: &[&str]) -> Option<Output> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    if let Some(dir) = target_dir {
-        command.env("CARGO_TARGET_DIR", dir);
+/// 直接运行测试程序（不经过 cargo），只跑这几个练习的测试，全部同时运行。
+fn run_tests(
+    job: &Job,
+    program: &Path,
+    prefixes: &[String],
+    total: usize,
+    titles: &HashMap<String, &str>,
+) -> TestRun {
+    let mut command = Command::new(program);
+    command
+        .args(["--include-ignored", "--color", "never", "--test-threads"])
+        .arg(total.clamp(1, 64).to_string())
+        .args(prefixes)
+        .current_dir(job.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // 测试程序和学生的程序都不该知道练习册、评分工具在哪里
+    for (key, _) in std::env::vars_os() {
+        let text = key.to_string_lossy();
+        if text.starts_with("CARGO") || text.starts_with("INSTA") || text.starts_with("WORKBOOK") {
+            command.env_remove(&key);
+        }
     }
-    let mut child = command
+    command
+        .env("INSTA_UPDATE", "no") // 快照是规格，评分时绝不改写
+        .env("RUST_BACKTRACE", "0")
+        .env("WORKBOOK_SCRATCH", job.scratch);
+    own_process_group(&mut command);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return TestRun {
+                error: Some(format!("无法运行测试程序 {}：{err}", program.display())),
+                ..TestRun::default()
+            };
+        }
+    };
+    let (lines, received) = mpsc::channel::<String>();
+    let stdout = child.stdout.take();
+    let reader = thread::spawn(move || {
+        let mut all = String::new();
+        if let Some(stdout) = stdout {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = lines.send(line);
+            }
+        }
+        all
+    });
+    let stderr = child.stderr.take();
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    });
+    let deadline = Instant::now() + TEST_LIMIT;
+    let mut timed_out = false;
+    loop {
+        match received.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                if let Some((name, passed)) = result_line(&line) {
+                    let title = titles.get(name).copied().unwrap_or(name);
+                    (job.progress)(Progress::TestDone { title, passed });
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if Instant::now() > deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break;
+        }
+    }
+    let _ = child.wait();
+    kill_leftovers(&child);
+    TestRun {
+        stdout: reader.join().unwrap_or_default(),
+        stderr: errors.join().unwrap_or_default(),
+        timed_out,
+        error: None,
+    }
+}
+
+/// 在 Unix 上，测试程序自成一个进程组，结束后把组里剩下的进程（学生的程序留下的）一起结束。
+/// Windows 没有进程组这一套，那里只靠测试本身结束它启动的程序。
+#[cfg(unix)]
+fn own_process_group(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+}
+
+#[cfg(not(unix))]
+fn own_process_group(_command: &mut Command) {}
+
+#[cfg(unix)]
+fn kill_leftovers(child: &std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(not(unix))]
+fn kill_leftovers(_child: &std::process::Child) {}
+
+/// `test 名字 ... ok` 这样的一行。
+fn result_line(line: &str) -> Option<(&str, bool)> {
+    let (name, result) = line.strip_prefix("test ")?.split_once(" ... ")?;
+    match result.trim() {
+        "ok" => Some((name, true)),
+        "FAILED" => Some((name, false)),
+        _ => None,
+    }
+}
+
+/// 从 libtest 的输出里读出以 `prefix` 开头的每个测试的结果。
+fn parse_results(stdout: &str, prefix: &str) -> Vec<(String, bool)> {
+    stdout
+        .lines()
+        .filter_map(result_line)
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(name, passed)| (name.to_string(), passed))
+        .collect()
+}
+
+/// libtest 在 `---- 名字 stdout ----` 之后打印失败测试的输出；取出它，
+/// 去掉 Rust 的 panic 位置和调用栈提示：学生要看的是测试说了什么。
+pub fn failure_output(stdout: &str, name: &str) -> String {
+    let marker = format!("---- {name} stdout ----");
+    let Some(start) = stdout.find(&marker) else {
+        return format!("测试 {name} 没有通过（没有留下说明）");
+    };
+    let body = &stdout[start + marker.len()..];
+    let end = [body.find("\n---- "), body.find("\nfailures:")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(body.len());
+    clean_panic(&body[..end])
+}
+
+/// 去掉 `thread '…' panicked at 文件:行:列:`、`note: run with RUST_BACKTRACE…` 和调用栈。
+pub fn clean_panic(text: &str) -> String {
+    let text = text.split("\nstack backtrace:").next().unwrap_or(text);
+    text.lines()
+        .filter(|line| {
+            let panic_location = line.starts_with("thread '") && line.contains(" panicked at ");
+            let backtrace_hint = line.starts_with("note: run with `RUST_BACKTRACE");
+            !panic_location && !backtrace_hint
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_matches('\n')
+        .to_string()
+}
+
+/// cargo 用 `--message-format=json` 输出的消息。
+struct CargoMessages {
+    messages: Vec<Value>,
+    stderr: String,
+}
+
+impl CargoMessages {
+    /// 编译成功的可执行文件。
+    fn executable(&self, target: &str) -> Option<PathBuf> {
+        self.messages.iter().find_map(|m| {
+            (m["reason"] == "compiler-artifact" && m["target"]["name"] == target)
+                .then(|| m["executable"].as_str().map(PathBuf::from))
+                .flatten()
+        })
+    }
+
+    /// 一个编译目标的错误，rustc 原样的输出（包括行号栏和 ^ 标记）。
+    fn errors_of(&self, target: &str) -> String {
+        let rendered: Vec<&str> = self
+            .messages
+            .iter()
+            .filter(|m| m["reason"] == "compiler-message" && m["target"]["name"] == target)
+            .filter(|m| m["message"]["level"] == "error")
+            .filter_map(|m| m["message"]["rendered"].as_str())
+            .collect();
+        if rendered.is_empty() {
+            // 例如链接失败：没有 rustc 的消息，只有 cargo 自己的话
+            self.stderr.trim().to_string()
+        } else {
+            rendered.concat().trim_end().to_string()
+        }
+    }
+
+    fn all_errors(&self) -> String {
+        let rendered: String = self
+            .messages
+            .iter()
+            .filter(|m| m["reason"] == "compiler-message" && m["message"]["level"] == "error")
+            .filter_map(|m| m["message"]["rendered"].as_str())
+            .collect();
+        format!("{rendered}{}", self.stderr.trim())
+    }
+}
+
+/// 运行一条 cargo 命令（加上 `--message-format=json`），收集它的消息。
+fn cargo_json(job: &Job, args: &[&str]) -> Result<CargoMessages, String> {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--message-format=json", "--quiet"]);
+    let output = cargo(job.root, job.target_dir, &all)?;
+    let messages = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    Ok(CargoMessages {
+        messages,
+        stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+    })
+}
+
+/// cargo 的输出。
+struct CargoOutput {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// 运行一条 cargo 命令；启动不了或超时都变成一句说明。
+fn cargo(root: &Path, target_dir: &Path, args: &[&str]) -> Result<CargoOutput, String> {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut child = Command::new(&program)
         .args(args)
         .current_dir(root)
+        .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_TERM_COLOR", "never")
-        .env("INSTA_UPDATE", "no") // 快照是规格，评分时绝不改写
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .ok()?;
-    // 两个管道各用一个线程读完，免得输出太多时子进程卡在写管道上
-    let mut stdout = child.stdout.take()?;
-    let mut stderr = child.stderr.take()?;
+        .map_err(|err| {
+            format!(
+                "无法启动 cargo（{program}）：{err}。请确认装好了 Rust 工具链（https://rustup.rs），\
+                 并且 cargo 在 PATH 里：在终端里运行 cargo --version 试试"
+            )
+        })?;
+    // 两个管道各用一个线程读完，免得输出太多时 cargo 卡在写管道上
+    let mut stdout = child.stdout.take().ok_or("cargo 没有标准输出")?;
+    let mut stderr = child.stderr.take().ok_or("cargo 没有标准错误")?;
     let out = thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = stdout.read_to_end(&mut buf);
@@ -181,68 +657,54 @@ fn cargo(root: &Path, target_dir: Option<&Path>, args: &[&str]) -> Option<Output
         let _ = stderr.read_to_end(&mut buf);
         buf
     });
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
+    let deadline = Instant::now() + BUILD_LIMIT;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return None;
+            return Err(format!(
+                "cargo {} 超过了 {} 秒还没有结束",
+                args.join(" "),
+                BUILD_LIMIT.as_secs()
+            ));
         }
         thread::sleep(Duration::from_millis(50));
-    };
-    Some(Output {
-        status,
-        stdout: out.join().ok()?,
-        stderr: err.join().ok()?,
+    }
+    Ok(CargoOutput {
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
     })
 }
 
-/// 从 libtest 的输出里读出每个测试的结果（`test 名字 ... ok` 这样的行）。
-fn parse_results(stdout: &str, prefix: &str) -> Vec<TestResult> {
-    stdout
-        .lines()
-        .filter_map(|line| line.strip_prefix("test "))
-        .filter_map(|rest| rest.split_once(" ... "))
-        .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, result)| TestResult {
-            name: name.to_string(),
-            passed: result.trim() == "ok",
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// libtest 在 `---- 名字 stdout ----` 之后打印失败测试的输出；取出其中一个。
-fn failure_output(stdout: &str, name: &str) -> String {
-    let marker = format!("---- {name} stdout ----");
-    let Some(start) = stdout.find(&marker) else {
-        return format!("测试 {name} 没有通过");
-    };
-    let body = &stdout[start + marker.len()..];
-    let end = [body.find("\n---- "), body.find("\nfailures:")]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(body.len());
-    let body = body[..end].trim();
-    // 调用栈对学生没有帮助
-    let body = body.split("\nstack backtrace:").next().unwrap_or(body);
-    body.split("\nnote: run with `RUST_BACKTRACE")
-        .next()
-        .unwrap_or(body)
-        .to_string()
-}
+    #[test]
+    fn panic_location_and_backtrace_hint_are_removed() {
+        let raw = "\nthread 'ex_2_1_server_transcript' (123) panicked at tests/support/mod.rs:95:17:\n\
+                   lab-tcp-server 输出的这一行不对。\n期望：a\n实际：b\n\
+                   note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            clean_panic(raw),
+            "lab-tcp-server 输出的这一行不对。\n期望：a\n实际：b"
+        );
+    }
 
-/// 编译输出里真正的错误部分（去掉 “Compiling …” 之类的进度行），最多 60 行。
-fn compiler_errors(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| {
-            !l.trim_start().starts_with("Compiling") && !l.trim_start().starts_with("Finished")
-        })
-        .take(60)
-        .collect();
-    lines.join("\n")
+    #[test]
+    fn result_lines_are_read() {
+        assert_eq!(
+            result_line("test ex_2_1_a ... ok"),
+            Some(("ex_2_1_a", true))
+        );
+        assert_eq!(
+            result_line("test ex_2_1_b ... FAILED"),
+            Some(("ex_2_1_b", false))
+        );
+        assert_eq!(result_line("test ex_2_1_c ... ignored"), None);
+        assert_eq!(result_line("running 3 tests"), None);
+    }
 }

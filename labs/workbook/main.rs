@@ -9,6 +9,7 @@
 //!
 //! 运行：`cargo run --bin workbook -- list`
 
+mod classroom;
 mod exercises;
 mod grade;
 mod report;
@@ -666,50 +667,9 @@ fn sync_stubs(root: &Path, check_only: bool) -> Result<ExitCode, String> {
     }
 }
 
-const CLASSROOM: &str = ".github/classroom/autograding.json";
-
-fn classroom_config() -> String {
-    let tests: Vec<_> = ALL
-        .iter()
-        .map(|ex| {
-            serde_json::json!({
-                "name": format!("练习 {}：{}", ex.id, ex.title),
-                "setup": "",
-                "run": format!("cargo run --quiet --bin workbook -- grade --exercise {} --format json", ex.name),
-                "input": "",
-                "output": "",
-                "comparison": "included",
-                "timeout": 10,
-                "points": ex.points,
-            })
-        })
-        .collect();
-    let config = serde_json::json!({ "tests": tests });
-    format!(
-        "{}\n",
-        serde_json::to_string_pretty(&config).unwrap_or_default()
-    )
-}
 
 fn sync_classroom(root: &Path, check_only: bool) -> Result<ExitCode, String> {
-    let wanted = classroom_config();
-    let current = fs::read_to_string(root.join(CLASSROOM)).unwrap_or_default();
-    if current == wanted {
-        println!("{CLASSROOM} 和练习清单一致");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if check_only {
-        return Err(format!(
-            "{CLASSROOM} 过期了：运行 cargo run --bin workbook -- classroom 重新生成"
-        ));
-    }
-    let file = root.join(CLASSROOM);
-    if let Some(dir) = file.parent() {
-        fs::create_dir_all(dir).map_err(|err| format!("创建 {} 失败：{err}", dir.display()))?;
-    }
-    fs::write(&file, wanted).map_err(|err| format!("写不了 {CLASSROOM}：{err}"))?;
-    println!("已生成 {CLASSROOM}");
-    Ok(ExitCode::SUCCESS)
+    classroom::sync(root, check_only)
 }
 
 fn selftest(root: &Path) -> Result<ExitCode, String> {

@@ -147,11 +147,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch03-2-udp-client.md",
         section: "第 3.2 节《UDP 客户端》",
-        hint: "内容超过 MAX_DATAGRAM 字节就直接返回错误。然后最多尝试 retries + 1 次：\n\
-               （第二次起先打印“等了 … 秒没有收到回复，重发（第 N 次，最多 M 次）”）\n\
+        hint: "要说的话都已经写好，在 exchange 下面：too_long、retrying、no_reply，直接调用它们。\n\
+               内容超过 MAX_DATAGRAM 字节就直接返回 Err(too_long(…))。然后最多尝试 retries + 1 次：\n\
+               （第二次起先打印 retrying(…) 给出的那一行）\n\
                socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))\n\
                限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。\n\
-               全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。",
+               全部超时后返回 Err(no_reply(…))：第一个参数是一共发了几次。",
         points: 10,
     },
     Exercise {

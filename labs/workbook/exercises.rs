@@ -128,11 +128,13 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch03-1-udp-server.md",
         section: "第 3.1 节《UDP 服务端》",
-        hint: "先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；\n\
-               接收出错时打印原因并继续（不要像教程那样退出）。to_drop 大于 0 时，\n\
-               把这个数据报当作丢了：打印“（演示丢包）…”这一行后 continue。\n\
-               否则按教程的格式打印“read from {peer} , content is {printable(data)}, length = {n}”，\n\
-               再用 socket.send_to(data, peer) 发回给发送方；发送出错也只打印、继续。",
+        hint: "要打印的话都已经写好，在 serve 下面：recv_failed、dropped、received、send_failed，\n\
+               用 println!(\"{}\", …) 打印它们给出的那一行。\n\
+               先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；\n\
+               接收出错时打印 recv_failed(&err) 并继续（不要像教程那样退出）。to_drop 大于 0 时，\n\
+               把这个数据报当作丢了：减一，打印 dropped(peer, n, to_drop) 后 continue。\n\
+               否则打印 received(peer, data)（data 是 &buf[..n]），再用 socket.send_to(data, peer)\n\
+               发回给发送方；发送出错时打印 send_failed(peer, &err)，继续。",
         points: 10,
     },
     Exercise {

@@ -72,10 +72,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch02-1-tcp-server.md",
         section: "第 2.1 节《TCP 服务端》",
-        hint: "在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，\n\
-               打印“客户端 {peer} 已关闭连接”后返回；读到 n 字节就打印\n\
-               “收到client端发来的数据： {printable(&buf[..n])}”，再用 write_all 原样写回。\n\
-               读或写出错时打印原因（errors::cause）并返回：只结束这一个连接。",
+        hint: "要打印的话都已经写好，在 process 下面：closed、received、read_failed、write_failed，\n\
+               用 println!(\"{}\", …) 打印它们给出的那一行。\n\
+               在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，\n\
+               打印 closed(peer) 后返回；读到 n 字节就打印 received(&buf[..n])，再用 write_all 原样写回。\n\
+               读出错时打印 read_failed(peer, &err)，写出错时打印 write_failed(peer, &err)，然后返回：\n\
+               只结束这一个连接。",
         points: 10,
     },
     Exercise {

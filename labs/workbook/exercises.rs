@@ -94,7 +94,8 @@ pub const ALL: &[Exercise] = &[
         section: "第 2.2 节《TCP 客户端》",
         hint: "用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\\n', …) 一行一行地读；\n\
                读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \\r\\n，空行跳过。\n\
-               用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。",
+               用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。\n\
+               出错时返回的话已经写好：读输入出错返回 Err(input_failed(&err))，发送出错返回 Err(send_failed(&err))。",
         points: 10,
     },
     Exercise {

@@ -172,11 +172,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch04-2-chat-server.md",
         section: "第 4.2 节《服务端》",
-        hint: "line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；\n\
-               以 / 开头的交给 command；其余的由服务端加上“<昵称> ”前缀，打印出来，\n\
+        hint: "要说的话都已经写好，在文件末尾：said、server_notice、notice_sent，直接调用它们。\n\
+               line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；\n\
+               以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，打印出来，\n\
                再 broadcast 给除了发送者以外的所有人（前缀由服务端加，谁也冒充不了别人）。\n\
-               console：把“[服务端] 内容”发给每一个连着的人（包括还没起昵称的），\n\
-               队列满了的记进 too_slow；最后打印“[服务端] 内容（已发给 N 人）”。",
+               console：把 server_notice(text) 加上 \\n，用 try_send 放进每一个连着的人的队列（包括还没起昵称的），\n\
+               队列满了的记进 too_slow；最后打印 notice_sent(text, 人数)。",
         points: 10,
     },
     Exercise {
@@ -191,11 +192,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch04-2-chat-server.md",
         section: "第 4.2 节《服务端》",
-        hint: "command：按第一个空格分出命令名和参数；nick → rename，who → 列出在线的人，\n\
-               msg → “/msg 昵称 内容”交给 private（格式不对就告诉用法），quit → quit，\n\
-               help → 逐行发 HELP，其他的告诉对方没有这个命令。\n\
-               check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -；\n\
-               不分大小写不能和别人重复（用 find）。原因写成一句话放进 Err。",
+        hint: "要说的话都已经写好，在文件末尾：who_list、MSG_USAGE、unknown_command、HELP、bad_nick、nick_taken。\n\
+               command：按第一个空格分出命令名和参数；nick → rename，who → tell 对方 who_list(&self.nicks())，\n\
+               msg → “/msg 昵称 内容”交给 private（格式不对就 tell 对方 MSG_USAGE），quit → quit，\n\
+               help → 逐行 tell HELP，其他的 tell 对方 unknown_command(name)。\n\
+               check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -，否则 Err(bad_nick())；\n\
+               不分大小写不能和别人重复（用 find），否则 Err(nick_taken(wanted))。",
         points: 10,
     },
     Exercise {

@@ -214,6 +214,7 @@ pub const ALL: &[Exercise] = &[
         section: "第 4.3 节《客户端》",
         hint: "main：用 tokio::select! 同时等两件事：键盘的下一行（keyboard.recv()），和接收任务结束（&mut incoming）。\n\
                键盘：None 或 q/Q 就离开；空行跳过；其余加上 \\n 发出去，发的是 /quit 就发完再离开。\n\
+               发送失败：eprintln!(\"{}\", send_failed(&err)) 后返回 ExitCode::FAILURE（要说的话已经写好）。\n\
                接收任务先结束，说明服务端走了：return server_ended(ended)。\n\
                离开时先 shutdown 发送方向，再最多等 GOODBYE_WAIT 让接收任务把“再见”显示完。\n\
                show_incoming：用 take(MAX_SHOWN).read_until(b'\\n', …) 一行一行地读，读到 0 字节返回 Ok(())，\n\

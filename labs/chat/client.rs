@@ -81,7 +81,7 @@ async fn main() -> ExitCode {
                     continue;
                 }
                 if let Err(err) = writer.write_all(format!("{text}\n").as_bytes()).await {
-                    eprintln!("发送失败：{}。服务端可能已经退出", cause(&err));
+                    eprintln!("{}", send_failed(&err));
                     return ExitCode::FAILURE;
                 }
                 if text == "/quit" {
@@ -98,6 +98,11 @@ async fn main() -> ExitCode {
     // 从 main 返回就结束整个进程：读键盘的线程也许还卡在等回车，但不必等它
     ExitCode::SUCCESS
     // ANCHOR_END: exercise
+}
+
+/// 发送失败时要说的话。练习 4.3 里它已经写好：直接调用，只需要写逻辑。
+fn send_failed(err: &std::io::Error) -> String {
+    format!("发送失败：{}。服务端可能已经退出", cause(err))
 }
 // ANCHOR_END: main
 

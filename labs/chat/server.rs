@@ -484,8 +484,8 @@ impl Room {
             self.command(id, &nick, command);
             return;
         }
-        // 昵称由服务端加在前面：客户端只能决定冒号后面的内容，冒充不了别人
-        let message = format!("<{nick}> {text}");
+        // 昵称由服务端加在前面：客户端只能决定昵称后面的内容，冒充不了别人
+        let message = said(&nick, text);
         println!("{message}");
         self.broadcast(&message, Some(id));
         // ANCHOR_END: exercise_relay
@@ -501,15 +501,14 @@ impl Room {
         match name {
             "nick" => self.rename(id, nick, rest),
             "who" => {
-                let nicks = self.nicks();
-                let list = format!("[系统] 在线 {} 人：{}", nicks.len(), nicks.join("、"));
+                let list = who_list(&self.nicks());
                 self.tell(id, &list);
             }
             "msg" => match rest.split_once(' ') {
                 Some((to, text)) if !text.trim().is_empty() => {
                     self.private(id, nick, to, text.trim());
                 }
-                _ => self.tell(id, "[系统] 用法：/msg 昵称 内容"),
+                _ => self.tell(id, MSG_USAGE),
             },
             "quit" => self.quit(id),
             "help" => {
@@ -517,10 +516,7 @@ impl Room {
                     self.tell(id, line);
                 }
             }
-            _ => self.tell(
-                id,
-                &format!("[系统] 没有 /{name} 这个命令，输入 /help 查看可用的命令"),
-            ),
+            _ => self.tell(id, &unknown_command(name)),
         }
         // ANCHOR_END: exercise_nick
     }
@@ -593,12 +589,10 @@ impl Room {
         // ANCHOR: exercise_nick
         let valid = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
         if wanted.is_empty() || wanted.chars().count() > MAX_NICK || !wanted.chars().all(valid) {
-            return Err(format!(
-                "昵称只能由汉字、字母、数字、_ 和 - 组成，最多 {MAX_NICK} 个字"
-            ));
+            return Err(bad_nick());
         }
         if !self.find(wanted).is_empty() {
-            return Err(format!("昵称 {wanted} 已经有人在用了"));
+            return Err(nick_taken(wanted));
         }
         Ok(())
         // ANCHOR_END: exercise_nick
@@ -627,7 +621,7 @@ impl Room {
     /// 服务端控制台说的话：发给每一个连着的人（包括还没起昵称的）。
     fn console(&mut self, text: &str) {
         // ANCHOR: exercise_relay
-        let notice: Arc<str> = Arc::from(format!("[服务端] {text}\n"));
+        let notice: Arc<str> = Arc::from(format!("{}\n", server_notice(text)));
         let ids: Vec<u64> = self.clients.keys().copied().collect();
         for id in &ids {
             if let Err(mpsc::error::TrySendError::Full(_)) =
@@ -636,7 +630,7 @@ impl Room {
                 self.too_slow.push(*id);
             }
         }
-        println!("[服务端] {text}（已发给 {} 人）", ids.len());
+        println!("{}", notice_sent(text, ids.len()));
         // ANCHOR_END: exercise_relay
     }
 
@@ -651,6 +645,47 @@ impl Room {
     // ANCHOR_END: console
 }
 
+// ANCHOR: words
+// 练习 4.1、4.2 挖空的几段要说的话。练习里它们已经写好：直接调用，只需要写逻辑。
+
+/// 转给别人的一行：昵称由服务端加在前面。
+fn said(nick: &str, text: &str) -> String {
+    format!("<{nick}> {text}")
+}
+
+/// 控制台的通知，每个人收到的就是这一行。
+fn server_notice(text: &str) -> String {
+    format!("[服务端] {text}")
+}
+
+/// 控制台的通知发出以后，服务端自己显示的一行。
+fn notice_sent(text: &str, count: usize) -> String {
+    format!("[服务端] {text}（已发给 {count} 人）")
+}
+
+/// `/who` 的回答：在线几个人，按进门的顺序列出昵称。
+fn who_list(nicks: &[String]) -> String {
+    format!("[系统] 在线 {} 人：{}", nicks.len(), nicks.join("、"))
+}
+
+/// `/msg` 的格式不对时告诉对方用法。
+const MSG_USAGE: &str = "[系统] 用法：/msg 昵称 内容";
+
+/// 没有这个命令。
+fn unknown_command(name: &str) -> String {
+    format!("[系统] 没有 /{name} 这个命令，输入 /help 查看可用的命令")
+}
+
+/// 昵称不合规则的原因（调用方会再加上“请重新输入”或“昵称没有改”）。
+fn bad_nick() -> String {
+    format!("昵称只能由汉字、字母、数字、_ 和 - 组成，最多 {MAX_NICK} 个字")
+}
+
+/// 昵称已经有人在用（不分大小写）。
+fn nick_taken(wanted: &str) -> String {
+    format!("昵称 {wanted} 已经有人在用了")
+}
+
 /// `/help` 的内容。
 const HELP: [&str; 6] = [
     "[系统] 直接输入文字：对所有人说话",
@@ -660,3 +695,4 @@ const HELP: [&str; 6] = [
     "[系统] /quit：离开聊天室",
     "[系统] /help：显示这份说明",
 ];
+// ANCHOR_END: words

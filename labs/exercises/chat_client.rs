@@ -61,11 +61,17 @@ async fn main() -> ExitCode {
 
     // TODO（练习 4.3）：main：用 tokio::select! 同时等两件事：键盘的下一行（keyboard.recv()），和接收任务结束（&mut incoming）。
     // 键盘：None 或 q/Q 就离开；空行跳过；其余加上 \n 发出去，发的是 /quit 就发完再离开。
+    // 发送失败：eprintln!("{}", send_failed(&err)) 后返回 ExitCode::FAILURE（要说的话已经写好）。
     // 接收任务先结束，说明服务端走了：return server_ended(ended)。
     // 离开时先 shutdown 发送方向，再最多等 GOODBYE_WAIT 让接收任务把“再见”显示完。
     // show_incoming：用 take(MAX_SHOWN).read_until(b'\n', …) 一行一行地读，读到 0 字节返回 Ok(())，
     // 每一行用 printable_line 显示。
     todo!("练习 4.3：聊天室客户端：同时收和发")
+}
+
+/// 发送失败时要说的话。练习 4.3 里它已经写好：直接调用，只需要写逻辑。
+fn send_failed(err: &std::io::Error) -> String {
+    format!("发送失败：{}。服务端可能已经退出", cause(err))
 }
 
 /// 收：把服务端发来的每一行显示出来，直到连接结束。返回结束的原因。

@@ -449,19 +449,20 @@ impl Room {
             self.command(id, &nick, command);
             return;
         }
-        // 昵称由服务端加在前面：客户端只能决定冒号后面的内容，冒充不了别人
-        let message = format!("<{nick}> {text}");
+        // 昵称由服务端加在前面：客户端只能决定昵称后面的内容，冒充不了别人
+        let message = said(&nick, text);
         println!("{message}");
         self.broadcast(&message, Some(id));
     }
 
     /// 处理一条命令（已经去掉了开头的 `/`）。
     fn command(&mut self, id: u64, nick: &str, command: &str) {
-        // TODO（练习 4.2）：command：按第一个空格分出命令名和参数；nick → rename，who → 列出在线的人，
-        // msg → “/msg 昵称 内容”交给 private（格式不对就告诉用法），quit → quit，
-        // help → 逐行发 HELP，其他的告诉对方没有这个命令。
-        // check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -；
-        // 不分大小写不能和别人重复（用 find）。原因写成一句话放进 Err。
+        // TODO（练习 4.2）：要说的话都已经写好，在文件末尾：who_list、MSG_USAGE、unknown_command、HELP、bad_nick、nick_taken。
+        // command：按第一个空格分出命令名和参数；nick → rename，who → tell 对方 who_list(&self.nicks())，
+        // msg → “/msg 昵称 内容”交给 private（格式不对就 tell 对方 MSG_USAGE），quit → quit，
+        // help → 逐行 tell HELP，其他的 tell 对方 unknown_command(name)。
+        // check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -，否则 Err(bad_nick())；
+        // 不分大小写不能和别人重复（用 find），否则 Err(nick_taken(wanted))。
         todo!("练习 4.2：聊天室服务端：昵称规则和命令")
     }
 
@@ -552,7 +553,7 @@ impl Room {
 
     /// 服务端控制台说的话：发给每一个连着的人（包括还没起昵称的）。
     fn console(&mut self, text: &str) {
-        let notice: Arc<str> = Arc::from(format!("[服务端] {text}\n"));
+        let notice: Arc<str> = Arc::from(format!("{}\n", server_notice(text)));
         let ids: Vec<u64> = self.clients.keys().copied().collect();
         for id in &ids {
             if let Err(mpsc::error::TrySendError::Full(_)) =
@@ -561,7 +562,7 @@ impl Room {
                 self.too_slow.push(*id);
             }
         }
-        println!("[服务端] {text}（已发给 {} 人）", ids.len());
+        println!("{}", notice_sent(text, ids.len()));
     }
 
     /// Ctrl-C：给每个人的队列末尾放上告别的话，然后清空名单。
@@ -572,6 +573,46 @@ impl Room {
         }
         self.clients.clear();
     }
+}
+
+// 练习 4.1、4.2 挖空的几段要说的话。练习里它们已经写好：直接调用，只需要写逻辑。
+
+/// 转给别人的一行：昵称由服务端加在前面。
+fn said(nick: &str, text: &str) -> String {
+    format!("<{nick}> {text}")
+}
+
+/// 控制台的通知，每个人收到的就是这一行。
+fn server_notice(text: &str) -> String {
+    format!("[服务端] {text}")
+}
+
+/// 控制台的通知发出以后，服务端自己显示的一行。
+fn notice_sent(text: &str, count: usize) -> String {
+    format!("[服务端] {text}（已发给 {count} 人）")
+}
+
+/// `/who` 的回答：在线几个人，按进门的顺序列出昵称。
+fn who_list(nicks: &[String]) -> String {
+    format!("[系统] 在线 {} 人：{}", nicks.len(), nicks.join("、"))
+}
+
+/// `/msg` 的格式不对时告诉对方用法。
+const MSG_USAGE: &str = "[系统] 用法：/msg 昵称 内容";
+
+/// 没有这个命令。
+fn unknown_command(name: &str) -> String {
+    format!("[系统] 没有 /{name} 这个命令，输入 /help 查看可用的命令")
+}
+
+/// 昵称不合规则的原因（调用方会再加上“请重新输入”或“昵称没有改”）。
+fn bad_nick() -> String {
+    format!("昵称只能由汉字、字母、数字、_ 和 - 组成，最多 {MAX_NICK} 个字")
+}
+
+/// 昵称已经有人在用（不分大小写）。
+fn nick_taken(wanted: &str) -> String {
+    format!("昵称 {wanted} 已经有人在用了")
 }
 
 /// `/help` 的内容。

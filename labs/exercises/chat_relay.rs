@@ -431,11 +431,12 @@ impl Room {
 
     /// 客户端发来的一行：还没有昵称时当作昵称，以 `/` 开头的是命令，其余的转给所有人。
     fn line(&mut self, id: u64, text: &str) {
-        // TODO（练习 4.1）：line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；
-        // 以 / 开头的交给 command；其余的由服务端加上“<昵称> ”前缀，打印出来，
+        // TODO（练习 4.1）：要说的话都已经写好，在文件末尾：said、server_notice、notice_sent，直接调用它们。
+        // line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；
+        // 以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，打印出来，
         // 再 broadcast 给除了发送者以外的所有人（前缀由服务端加，谁也冒充不了别人）。
-        // console：把“[服务端] 内容”发给每一个连着的人（包括还没起昵称的），
-        // 队列满了的记进 too_slow；最后打印“[服务端] 内容（已发给 N 人）”。
+        // console：把 server_notice(text) 加上 \n，用 try_send 放进每一个连着的人的队列（包括还没起昵称的），
+        // 队列满了的记进 too_slow；最后打印 notice_sent(text, 人数)。
         todo!("练习 4.1：聊天室服务端：转发每一行，控制台广播通知")
     }
 
@@ -446,15 +447,14 @@ impl Room {
         match name {
             "nick" => self.rename(id, nick, rest),
             "who" => {
-                let nicks = self.nicks();
-                let list = format!("[系统] 在线 {} 人：{}", nicks.len(), nicks.join("、"));
+                let list = who_list(&self.nicks());
                 self.tell(id, &list);
             }
             "msg" => match rest.split_once(' ') {
                 Some((to, text)) if !text.trim().is_empty() => {
                     self.private(id, nick, to, text.trim());
                 }
-                _ => self.tell(id, "[系统] 用法：/msg 昵称 内容"),
+                _ => self.tell(id, MSG_USAGE),
             },
             "quit" => self.quit(id),
             "help" => {
@@ -462,10 +462,7 @@ impl Room {
                     self.tell(id, line);
                 }
             }
-            _ => self.tell(
-                id,
-                &format!("[系统] 没有 /{name} 这个命令，输入 /help 查看可用的命令"),
-            ),
+            _ => self.tell(id, &unknown_command(name)),
         }
     }
 
@@ -534,12 +531,10 @@ impl Room {
     fn check_nick(&self, wanted: &str) -> Result<(), String> {
         let valid = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
         if wanted.is_empty() || wanted.chars().count() > MAX_NICK || !wanted.chars().all(valid) {
-            return Err(format!(
-                "昵称只能由汉字、字母、数字、_ 和 - 组成，最多 {MAX_NICK} 个字"
-            ));
+            return Err(bad_nick());
         }
         if !self.find(wanted).is_empty() {
-            return Err(format!("昵称 {wanted} 已经有人在用了"));
+            return Err(nick_taken(wanted));
         }
         Ok(())
     }
@@ -576,6 +571,46 @@ impl Room {
         }
         self.clients.clear();
     }
+}
+
+// 练习 4.1、4.2 挖空的几段要说的话。练习里它们已经写好：直接调用，只需要写逻辑。
+
+/// 转给别人的一行：昵称由服务端加在前面。
+fn said(nick: &str, text: &str) -> String {
+    format!("<{nick}> {text}")
+}
+
+/// 控制台的通知，每个人收到的就是这一行。
+fn server_notice(text: &str) -> String {
+    format!("[服务端] {text}")
+}
+
+/// 控制台的通知发出以后，服务端自己显示的一行。
+fn notice_sent(text: &str, count: usize) -> String {
+    format!("[服务端] {text}（已发给 {count} 人）")
+}
+
+/// `/who` 的回答：在线几个人，按进门的顺序列出昵称。
+fn who_list(nicks: &[String]) -> String {
+    format!("[系统] 在线 {} 人：{}", nicks.len(), nicks.join("、"))
+}
+
+/// `/msg` 的格式不对时告诉对方用法。
+const MSG_USAGE: &str = "[系统] 用法：/msg 昵称 内容";
+
+/// 没有这个命令。
+fn unknown_command(name: &str) -> String {
+    format!("[系统] 没有 /{name} 这个命令，输入 /help 查看可用的命令")
+}
+
+/// 昵称不合规则的原因（调用方会再加上“请重新输入”或“昵称没有改”）。
+fn bad_nick() -> String {
+    format!("昵称只能由汉字、字母、数字、_ 和 - 组成，最多 {MAX_NICK} 个字")
+}
+
+/// 昵称已经有人在用（不分大小写）。
+fn nick_taken(wanted: &str) -> String {
+    format!("昵称 {wanted} 已经有人在用了")
 }
 
 /// `/help` 的内容。

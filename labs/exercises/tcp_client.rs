@@ -67,7 +67,20 @@ async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), Strin
     // TODO（练习 2.2）：用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\n', …) 一行一行地读；
     // 读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \r\n，空行跳过。
     // 用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。
+    // 出错时返回的话已经写好：读输入出错返回 Err(input_failed(&err))，发送出错返回 Err(send_failed(&err))。
     todo!("练习 2.2：TCP 客户端：读一行、发送、打印回声")
+}
+
+// talk 出错时返回的话。练习 2.2 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 读键盘（标准输入）出错。
+fn input_failed(err: &std::io::Error) -> String {
+    format!("读取输入失败：{}", cause(err))
+}
+
+/// 发送出错。
+fn send_failed(err: &std::io::Error) -> String {
+    format!("发送失败：{}", cause(err))
 }
 
 /// 读回声：回声服务会把我们发出的 `expected` 个字节原样发回来，所以要一直读到收齐为止。

@@ -32,11 +32,35 @@ struct Args {
 
 /// 处理一个连接：读一块数据，打印出来，再原样写回去，直到对方关闭连接或出错。
 async fn process(mut conn: TcpStream, peer: SocketAddr) {
-    // TODO（练习 2.1）：在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，
-    // 打印“客户端 {peer} 已关闭连接”后返回；读到 n 字节就打印
-    // “收到client端发来的数据： {printable(&buf[..n])}”，再用 write_all 原样写回。
-    // 读或写出错时打印原因（errors::cause）并返回：只结束这一个连接。
+    // TODO（练习 2.1）：要打印的话都已经写好，在 process 下面：closed、received、read_failed、write_failed，
+    // 用 println!("{}", …) 打印它们给出的那一行。
+    // 在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，
+    // 打印 closed(peer) 后返回；读到 n 字节就打印 received(&buf[..n])，再用 write_all 原样写回。
+    // 读出错时打印 read_failed(peer, &err)，写出错时打印 write_failed(peer, &err)，然后返回：
+    // 只结束这一个连接。
     todo!("练习 2.1：TCP 回声服务端：处理一个连接")
+}
+
+// process 要打印的话。练习 2.1 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 对方关闭了连接。
+fn closed(peer: SocketAddr) -> String {
+    format!("客户端 {peer} 已关闭连接")
+}
+
+/// 收到一块数据：和教程的格式一样（控制字符显示成转义）。
+fn received(data: &[u8]) -> String {
+    format!("收到client端发来的数据： {}", printable(data))
+}
+
+/// 读取出错：说明原因，这个连接就此结束。
+fn read_failed(peer: SocketAddr, err: &std::io::Error) -> String {
+    format!("从客户端 {peer} 读取失败：{}", cause(err))
+}
+
+/// 发送出错：说明原因，这个连接就此结束。
+fn write_failed(peer: SocketAddr, err: &std::io::Error) -> String {
+    format!("向客户端 {peer} 发送失败：{}", cause(err))
 }
 
 #[tokio::main]

@@ -120,12 +120,39 @@ async fn dial(addr: &str) -> Result<UdpSocket, String> {
 
 /// 发送一个数据报并等待回复；没等到就重发，最多重发 `args.retries` 次。
 async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), String> {
-    // TODO（练习 3.2）：内容超过 MAX_DATAGRAM 字节就直接返回错误。然后最多尝试 retries + 1 次：
-    // （第二次起先打印“等了 … 秒没有收到回复，重发（第 N 次，最多 M 次）”）
+    // TODO（练习 3.2）：要说的话都已经写好，在 exchange 下面：too_long、retrying、no_reply，直接调用它们。
+    // 内容超过 MAX_DATAGRAM 字节就直接返回 Err(too_long(…))。然后最多尝试 retries + 1 次：
+    // （第二次起先打印 retrying(…) 给出的那一行）
     // socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))
-    // 限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。
-    // 全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。
+    // 限时等待：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, "发送"))
+    // （接收出错时第三个参数写 "接收"）；超时就进入下一次。
+    // 全部超时后返回 Err(no_reply(…))：第一个参数是一共发了几次。
     todo!("练习 3.2：UDP 客户端：发送、限时等待回复、超时重发")
+}
+
+// exchange 要说的话。练习 3.2 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 内容太长，装不进一个数据报。
+fn too_long(len: usize) -> String {
+    format!(
+        "要发送的内容有 {len} 字节，超过了一个 UDP 数据报的上限 {MAX_DATAGRAM} 字节。\
+         请缩短内容，或者分成几个数据报发送"
+    )
+}
+
+/// 等了 `wait` 秒没有回复，开始第 `attempt` 次重发。
+fn retrying(wait: f64, attempt: u32, retries: u32) -> String {
+    format!("等了 {wait} 秒没有收到回复，重发（第 {attempt} 次，最多 {retries} 次）")
+}
+
+/// 发了 `attempts` 次、每次等 `wait` 秒，都没有回复：说明原因和下一步。
+fn no_reply(attempts: u32, wait: f64, addr: &str) -> String {
+    format!(
+        "发了 {attempts} 次、每次等 {wait} 秒，{addr} 都没有回复。UDP 不建立连接，也不确认送达：\
+         服务端没有运行或卡住了、数据报或回复在路上丢了，发送方都不会收到任何通知。\
+         请确认服务端正在运行（cargo run --bin lab-udp-server -- --addr {addr}），\
+         或者用 --reply-timeout、--retries 多等一会儿"
+    )
 }
 
 /// 打印一个回复，格式和教程一样；回复和发出的内容对不上时，再补一行说明。

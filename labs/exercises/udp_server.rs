@@ -11,6 +11,7 @@
 // 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。
 #![allow(unused)]
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -59,12 +60,40 @@ async fn main() -> ExitCode {
 
 /// 接收数据报、打印、原样发回给发送方。一次收发失败只报告，不退出。
 async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCode {
-    // TODO（练习 3.1）：先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；
-    // 接收出错时打印原因并继续（不要像教程那样退出）。to_drop 大于 0 时，
-    // 把这个数据报当作丢了：打印“（演示丢包）…”这一行后 continue。
-    // 否则按教程的格式打印“read from {peer} , content is {printable(data)}, length = {n}”，
-    // 再用 socket.send_to(data, peer) 发回给发送方；发送出错也只打印、继续。
+    // TODO（练习 3.1）：要打印的话都已经写好，在 serve 下面：recv_failed、dropped、received、send_failed，
+    // 用 println!("{}", …) 打印它们给出的那一行。
+    // 先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；
+    // 接收出错时打印 recv_failed(&err) 并继续（不要像教程那样退出）。to_drop 大于 0 时，
+    // 把这个数据报当作丢了：减一，打印 dropped(peer, n, to_drop) 后 continue。
+    // 否则打印 received(peer, data)（data 是 &buf[..n]），再用 socket.send_to(data, peer)
+    // 发回给发送方；发送出错时打印 send_failed(peer, &err)，继续。
     todo!("练习 3.1：UDP 回声服务端：收一个数据报、回一个数据报")
+}
+
+// serve 要打印的话。练习 3.1 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 接收出错：报告原因，接着收下一个。
+fn recv_failed(err: &std::io::Error) -> String {
+    format!("接收数据报失败：{}，继续接收下一个", cause(err))
+}
+
+/// 演示丢包：假装来自 `peer` 的 `n` 字节在路上丢了，后面还要再丢 `left` 个。
+fn dropped(peer: SocketAddr, n: usize, left: u32) -> String {
+    format!("（演示丢包）丢掉来自 {peer} 的 {n} 字节，不打印也不回复，还要再丢 {left} 个")
+}
+
+/// 收到一个数据报：和教程的格式一样，内容、发送方、长度。
+fn received(peer: SocketAddr, data: &[u8]) -> String {
+    format!(
+        "read from {peer} , content is {}, length = {}",
+        printable(data),
+        data.len()
+    )
+}
+
+/// 发回给 `peer` 时出错：报告原因，接着收下一个。
+fn send_failed(peer: SocketAddr, err: &std::io::Error) -> String {
+    format!("向 {peer} 发送失败：{}，继续接收下一个", cause(err))
 }
 
 /// 检查 `--buf-size`：至少 1 字节；一个 UDP 数据报最多 65,507 字节的数据，65536 已经足够。

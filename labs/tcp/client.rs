@@ -78,7 +78,7 @@ async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), Strin
         let n = stdin
             .read_until(b'\n', &mut line)
             .await
-            .map_err(|err| format!("读取输入失败：{}", cause(&err)))?;
+            .map_err(|err| input_failed(&err))?;
         if n == 0 {
             return Ok(()); // 输入结束：Ctrl-D，或者管道里的内容读完了
         }
@@ -94,13 +94,25 @@ async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), Strin
         // 发送数据
         conn.write_all(input)
             .await
-            .map_err(|err| format!("发送失败：{}", cause(&err)))?;
+            .map_err(|err| send_failed(&err))?;
 
         // 接收回声并打印
         let reply = read_echo(conn, input.len(), reply_timeout).await?;
         println!("{}", printable(&reply));
     }
     // ANCHOR_END: exercise
+}
+
+// talk 出错时返回的话。练习 2.2 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 读键盘（标准输入）出错。
+fn input_failed(err: &std::io::Error) -> String {
+    format!("读取输入失败：{}", cause(err))
+}
+
+/// 发送出错。
+fn send_failed(err: &std::io::Error) -> String {
+    format!("发送失败：{}", cause(err))
 }
 // ANCHOR_END: talk
 

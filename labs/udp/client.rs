@@ -133,20 +133,13 @@ async fn dial(addr: &str) -> Result<UdpSocket, String> {
 async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), String> {
     // ANCHOR: exercise
     if data.len() > MAX_DATAGRAM {
-        return Err(format!(
-            "要发送的内容有 {} 字节，超过了一个 UDP 数据报的上限 {MAX_DATAGRAM} 字节。\
-             请缩短内容，或者分成几个数据报发送",
-            data.len()
-        ));
+        return Err(too_long(data.len()));
     }
     let wait = args.reply_timeout.as_secs_f64();
     let mut buf = vec![0u8; args.buf_size];
     for attempt in 0..=args.retries {
         if attempt > 0 {
-            println!(
-                "等了 {wait} 秒没有收到回复，重发（第 {attempt} 次，最多 {} 次）",
-                args.retries
-            );
+            println!("{}", retrying(wait, attempt, args.retries));
         }
         // 发送：一次 send 就是一个完整的数据报，要么整个发出，要么报错
         if let Err(err) = socket.send(data).await {
@@ -162,16 +155,33 @@ async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), St
             Err(_) => continue, // 超时：去重发
         }
     }
-    Err(format!(
-        "发了 {} 次、每次等 {wait} 秒，{} 都没有回复。UDP 不建立连接，也不确认送达：\
-         服务端没有运行或卡住了、数据报或回复在路上丢了，发送方都不会收到任何通知。\
-         请确认服务端正在运行（cargo run --bin lab-udp-server -- --addr {}），\
-         或者用 --reply-timeout、--retries 多等一会儿",
-        args.retries + 1,
-        args.addr,
-        args.addr
-    ))
+    Err(no_reply(args.retries + 1, wait, &args.addr))
     // ANCHOR_END: exercise
+}
+
+// exchange 要说的话。练习 3.2 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 内容太长，装不进一个数据报。
+fn too_long(len: usize) -> String {
+    format!(
+        "要发送的内容有 {len} 字节，超过了一个 UDP 数据报的上限 {MAX_DATAGRAM} 字节。\
+         请缩短内容，或者分成几个数据报发送"
+    )
+}
+
+/// 等了 `wait` 秒没有回复，开始第 `attempt` 次重发。
+fn retrying(wait: f64, attempt: u32, retries: u32) -> String {
+    format!("等了 {wait} 秒没有收到回复，重发（第 {attempt} 次，最多 {retries} 次）")
+}
+
+/// 发了 `attempts` 次、每次等 `wait` 秒，都没有回复：说明原因和下一步。
+fn no_reply(attempts: u32, wait: f64, addr: &str) -> String {
+    format!(
+        "发了 {attempts} 次、每次等 {wait} 秒，{addr} 都没有回复。UDP 不建立连接，也不确认送达：\
+         服务端没有运行或卡住了、数据报或回复在路上丢了，发送方都不会收到任何通知。\
+         请确认服务端正在运行（cargo run --bin lab-udp-server -- --addr {addr}），\
+         或者用 --reply-timeout、--retries 多等一会儿"
+    )
 }
 // ANCHOR_END: exchange
 

@@ -15,6 +15,7 @@
 //! 再开一个终端当客户端：`cargo run --bin lab-udp-client`，或者直接用
 //! `nc -u 127.0.0.1 8080`，输入一行回车，就会收到同样的一行。
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -78,7 +79,7 @@ async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCod
                 // 教程在这里 log.Fatalln，整个服务端就此退出。一次失败只影响一个数据报，
                 // 报告一下，接着收下一个。（例如在 Windows 上，某个客户端关掉后，
                 // 发给它的回复会换来一个“连接被重置”的接收错误。）
-                println!("接收数据报失败：{}，继续接收下一个", cause(&err));
+                println!("{}", recv_failed(&err));
                 continue;
             }
         };
@@ -86,25 +87,46 @@ async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCod
         // 仅用于演示丢包：真实的丢包发生在网络上，服务端根本看不到那个数据报
         if to_drop > 0 {
             to_drop -= 1;
-            println!(
-                "（演示丢包）丢掉来自 {peer} 的 {n} 字节，不打印也不回复，还要再丢 {to_drop} 个"
-            );
+            println!("{}", dropped(peer, n, to_drop));
             continue;
         }
 
         let data = &buf[..n];
-        println!(
-            "read from {peer} , content is {}, length = {n}",
-            printable(data)
-        );
+        println!("{}", received(peer, data));
 
         // 发送：回复发给 recv_from 告诉我们的那个地址。每个数据报各自带着发送方的地址，
         // 所以同一个套接字可以交替回复许多客户端，不会弄混。
         if let Err(err) = socket.send_to(data, peer).await {
-            println!("向 {peer} 发送失败：{}，继续接收下一个", cause(&err));
+            println!("{}", send_failed(peer, &err));
         }
     }
     // ANCHOR_END: exercise
+}
+
+// serve 要打印的话。练习 3.1 里它们已经写好：直接调用，只需要写逻辑。
+
+/// 接收出错：报告原因，接着收下一个。
+fn recv_failed(err: &std::io::Error) -> String {
+    format!("接收数据报失败：{}，继续接收下一个", cause(err))
+}
+
+/// 演示丢包：假装来自 `peer` 的 `n` 字节在路上丢了，后面还要再丢 `left` 个。
+fn dropped(peer: SocketAddr, n: usize, left: u32) -> String {
+    format!("（演示丢包）丢掉来自 {peer} 的 {n} 字节，不打印也不回复，还要再丢 {left} 个")
+}
+
+/// 收到一个数据报：和教程的格式一样，内容、发送方、长度。
+fn received(peer: SocketAddr, data: &[u8]) -> String {
+    format!(
+        "read from {peer} , content is {}, length = {}",
+        printable(data),
+        data.len()
+    )
+}
+
+/// 发回给 `peer` 时出错：报告原因，接着收下一个。
+fn send_failed(peer: SocketAddr, err: &std::io::Error) -> String {
+    format!("向 {peer} 发送失败：{}，继续接收下一个", cause(err))
 }
 // ANCHOR_END: serve
 

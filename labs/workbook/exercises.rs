@@ -75,10 +75,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch02-1-tcp-server.md",
         section: "第 2.1 节《TCP 服务端》",
-        hint: "在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，\n\
-               打印“客户端 {peer} 已关闭连接”后返回；读到 n 字节就打印\n\
-               “收到client端发来的数据： {printable(&buf[..n])}”，再用 write_all 原样写回。\n\
-               读或写出错时打印原因（errors::cause）并返回：只结束这一个连接。",
+        hint: "要打印的话都已经写好，在 process 下面：closed、received、read_failed、write_failed，\n\
+               用 println!(\"{}\", …) 打印它们给出的那一行。\n\
+               在循环里用 conn.read(&mut buf) 读一块数据：读到 0 字节说明客户端关闭了连接，\n\
+               打印 closed(peer) 后返回；读到 n 字节就打印 received(&buf[..n])，再用 write_all 原样写回。\n\
+               读出错时打印 read_failed(peer, &err)，写出错时打印 write_failed(peer, &err)，然后返回：\n\
+               只结束这一个连接。",
         points: 10,
         tests: &[
             ("server_transcript", "按书中的记录收发，打印每一块数据"),
@@ -107,7 +109,8 @@ pub const ALL: &[Exercise] = &[
         section: "第 2.2 节《TCP 客户端》",
         hint: "用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\\n', …) 一行一行地读；\n\
                读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \\r\\n，空行跳过。\n\
-               用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。",
+               用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。\n\
+               出错时返回的话已经写好：读输入出错返回 Err(input_failed(&err))，发送出错返回 Err(send_failed(&err))。",
         points: 10,
         tests: &[
             ("client_transcript", "按书中的记录收发"),
@@ -190,11 +193,13 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch03-1-udp-server.md",
         section: "第 3.1 节《UDP 服务端》",
-        hint: "先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；\n\
-               接收出错时打印原因并继续（不要像教程那样退出）。to_drop 大于 0 时，\n\
-               把这个数据报当作丢了：打印“（演示丢包）…”这一行后 continue。\n\
-               否则按教程的格式打印“read from {peer} , content is {printable(data)}, length = {n}”，\n\
-               再用 socket.send_to(data, peer) 发回给发送方；发送出错也只打印、继续。",
+        hint: "要打印的话都已经写好，在 serve 下面：recv_failed、dropped、received、send_failed，\n\
+               用 println!(\"{}\", …) 打印它们给出的那一行。\n\
+               先分配 buf_size 字节的缓冲区，然后循环：socket.recv_from(&mut buf) 得到 (n, peer)；\n\
+               接收出错时打印 recv_failed(&err) 并继续（不要像教程那样退出）。to_drop 大于 0 时，\n\
+               把这个数据报当作丢了：减一，打印 dropped(peer, n, to_drop) 后 continue。\n\
+               否则打印 received(peer, data)（data 是 &buf[..n]），再用 socket.send_to(data, peer)\n\
+               发回给发送方；发送出错时打印 send_failed(peer, &err)，继续。",
         points: 10,
         tests: &[
             ("server_transcript", "按书中的记录收发，打印每个数据报"),
@@ -220,11 +225,13 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch03-2-udp-client.md",
         section: "第 3.2 节《UDP 客户端》",
-        hint: "内容超过 MAX_DATAGRAM 字节就直接返回错误。然后最多尝试 retries + 1 次：\n\
-               （第二次起先打印“等了 … 秒没有收到回复，重发（第 N 次，最多 M 次）”）\n\
+        hint: "要说的话都已经写好，在 exchange 下面：too_long、retrying、no_reply，直接调用它们。\n\
+               内容超过 MAX_DATAGRAM 字节就直接返回 Err(too_long(…))。然后最多尝试 retries + 1 次：\n\
+               （第二次起先打印 retrying(…) 给出的那一行）\n\
                socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))\n\
-               限时等待：收到就 report(…) 并返回 Ok；出错就返回 failure(…)；超时就进入下一次。\n\
-               全部超时后返回一行说明：发了几次、每次等几秒，UDP 为什么收不到通知，以及该怎么办。",
+               限时等待：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, \"发送\"))\n\
+               （接收出错时第三个参数写 \"接收\"）；超时就进入下一次。\n\
+               全部超时后返回 Err(no_reply(…))：第一个参数是一共发了几次。",
         points: 10,
         tests: &[
             ("client_transcript", "按书中的记录发送、打印回复"),
@@ -247,11 +254,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch04-2-chat-server.md",
         section: "第 4.2 节《服务端》",
-        hint: "line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；\n\
-               以 / 开头的交给 command；其余的由服务端加上“<昵称> ”前缀，打印出来，\n\
+        hint: "要说的话都已经写好，在文件末尾：said、server_notice、notice_sent，直接调用它们。\n\
+               line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；\n\
+               以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，打印出来，\n\
                再 broadcast 给除了发送者以外的所有人（前缀由服务端加，谁也冒充不了别人）。\n\
-               console：把“[服务端] 内容”发给每一个连着的人（包括还没起昵称的），\n\
-               队列满了的记进 too_slow；最后打印“[服务端] 内容（已发给 N 人）”。",
+               console：把 server_notice(text) 加上 \\n，用 try_send 放进每一个连着的人的队列（包括还没起昵称的），\n\
+               队列满了的记进 too_slow；最后打印 notice_sent(text, 人数)。",
         points: 10,
         tests: &[
             ("server_three_clients", "三个人的聊天记录"),
@@ -280,11 +288,12 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch04-2-chat-server.md",
         section: "第 4.2 节《服务端》",
-        hint: "command：按第一个空格分出命令名和参数；nick → rename，who → 列出在线的人，\n\
-               msg → “/msg 昵称 内容”交给 private（格式不对就告诉用法），quit → quit，\n\
-               help → 逐行发 HELP，其他的告诉对方没有这个命令。\n\
-               check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -；\n\
-               不分大小写不能和别人重复（用 find）。原因写成一句话放进 Err。",
+        hint: "要说的话都已经写好，在文件末尾：who_list、MSG_USAGE、unknown_command、HELP、bad_nick、nick_taken。\n\
+               command：按第一个空格分出命令名和参数；nick → rename，who → tell 对方 who_list(&self.nicks())，\n\
+               msg → “/msg 昵称 内容”交给 private（格式不对就 tell 对方 MSG_USAGE），quit → quit，\n\
+               help → 逐行 tell HELP，其他的 tell 对方 unknown_command(name)。\n\
+               check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -，否则 Err(bad_nick())；\n\
+               不分大小写不能和别人重复（用 find），否则 Err(nick_taken(wanted))。",
         points: 10,
         tests: &[
             ("server_three_clients", "三个人的聊天记录（昵称和命令）"),
@@ -305,6 +314,7 @@ pub const ALL: &[Exercise] = &[
         section: "第 4.3 节《客户端》",
         hint: "main：用 tokio::select! 同时等两件事：键盘的下一行（keyboard.recv()），和接收任务结束（&mut incoming）。\n\
                键盘：None 或 q/Q 就离开；空行跳过；其余加上 \\n 发出去，发的是 /quit 就发完再离开。\n\
+               发送失败：eprintln!(\"{}\", send_failed(&err)) 后返回 ExitCode::FAILURE（要说的话已经写好）。\n\
                接收任务先结束，说明服务端走了：return server_ended(ended)。\n\
                离开时先 shutdown 发送方向，再最多等 GOODBYE_WAIT 让接收任务把“再见”显示完。\n\
                show_incoming：用 take(MAX_SHOWN).read_until(b'\\n', …) 一行一行地读，读到 0 字节返回 Ok(())，\n\

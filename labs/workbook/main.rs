@@ -667,7 +667,6 @@ fn sync_stubs(root: &Path, check_only: bool) -> Result<ExitCode, String> {
     }
 }
 
-
 fn sync_classroom(root: &Path, check_only: bool) -> Result<ExitCode, String> {
     classroom::sync(root, check_only)
 }

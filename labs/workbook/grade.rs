@@ -240,7 +240,9 @@ pub fn grade(
     let replaced: Vec<PathBuf> = slot
         .trusted
         .iter()
-        .filter(|(path, hash)| built.executables.contains(path) && sha256_file(path) != **hash)
+        .filter(|(path, hash)| {
+            built.executables.iter().any(|(p, _)| p == *path) && sha256_file(path) != **hash
+        })
         .map(|(path, _)| path.clone())
         .collect();
     if !replaced.is_empty() {
@@ -252,12 +254,9 @@ pub fn grade(
     }
     // 第一次编译时还没有运行过任何学生的程序：这时的评分程序是可信的
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for path in &built.executables {
+    for (path, has_student_code) in &built.executables {
         let hash = sha256_file(path);
-        let is_student_program = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("ex-"));
-        if !is_student_program {
+        if !has_student_code {
             let trusted = slot.trusted.entry(path.clone()).or_insert(hash.clone());
             if *trusted != hash {
                 return Err(format!("{} 和可信的版本不同", path.display()));
@@ -278,6 +277,13 @@ pub fn grade(
     }
     let _ = fs::remove_dir_all(&slot.scratch);
     if !changed.is_empty() {
+        // 被换掉的程序删掉：下一次评分（也许是另一个进程）会重新编译，而不是用上它们
+        for (path, hash) in &expected {
+            if sha256_file(path) != *hash {
+                let _ = fs::remove_file(path);
+                slot.trusted.remove(path);
+            }
+        }
         return Ok(tampered(
             submission,
             exercises,

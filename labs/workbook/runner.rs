@@ -133,8 +133,9 @@ pub struct Built {
     pub builds: Vec<Build>,
     /// 测试程序和它负责的练习（下标）
     pub test_programs: Vec<(PathBuf, Vec<usize>)>,
-    /// 测试会运行的全部程序（测试程序、实验程序、学生的练习程序）：评分前后都要核对它们没被换掉
-    pub executables: Vec<PathBuf>,
+    /// 测试会运行的全部程序，以及它是否含有学生的代码（学生的练习程序、编进了学生模块的测试程序）。
+    /// 评分前后都要核对它们没被换掉
+    pub executables: Vec<(PathBuf, bool)>,
 }
 
 /// 编译：评分用的测试程序，和学生写的练习。
@@ -180,15 +181,15 @@ pub fn build(job: &Job) -> Result<Built, String> {
         for (i, bin) in &programs {
             match built.executable(bin) {
                 Some(path) => {
-                    executables.push(path);
+                    executables.push((path, true));
                     program_tests.push(*i);
                 }
                 None => builds[*i] = Build::Failed(built.errors_of(bin)),
             }
         }
         if !program_tests.is_empty() {
-            executables.push(test_program.clone());
-            executables.extend(lab_programs(&test_program));
+            executables.push((test_program.clone(), false));
+            executables.extend(lab_programs(&test_program).into_iter().map(|p| (p, false)));
             test_programs.push((test_program, program_tests));
         }
     }
@@ -203,7 +204,7 @@ pub fn build(job: &Job) -> Result<Built, String> {
             )?;
             match built.executable(test) {
                 Some(path) => {
-                    executables.push(path.clone());
+                    executables.push((path.clone(), true));
                     test_programs.push((path, vec![i]));
                 }
                 None => builds[i] = Build::Failed(built.errors_of(test)),
@@ -316,6 +317,8 @@ struct TestRun {
     stdout: String,
     stderr: String,
     timed_out: bool,
+    /// 测试程序自己正常结束了（退出码 0 或 101）：被信号杀掉的运行，它的输出不可信
+    finished: bool,
     /// 没能运行测试程序时的原因
     error: Option<String>,
 }
@@ -333,6 +336,17 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
     };
     if let Some(error) = &run.error {
         return finish(State::Failed, not_run(ex), error.clone());
+    }
+    if !run.finished && !run.timed_out {
+        // 例如被测程序杀掉了测试程序：它之前输出的结果一个也不算
+        return finish(
+            State::Failed,
+            not_run(ex),
+            format!(
+                "测试程序没有正常结束，这次的结果一个也不算：\n{}",
+                run.stderr.trim()
+            ),
+        );
     }
     // 同一个测试的结果出现两次：有人在测试程序的输出里冒充它
     let mut seen = HashMap::new();
@@ -477,12 +491,18 @@ fn run_tests(
             break;
         }
     }
-    let _ = child.wait();
+    let status = child.wait().ok();
     kill_leftovers(&child);
+    // libtest 全部通过时退出码是 0，有测试失败时是 101；别的情况说明它没能自己跑完
+    let finished = !timed_out
+        && status
+            .and_then(|s| s.code())
+            .is_some_and(|c| c == 0 || c == 101);
     TestRun {
         stdout: reader.join().unwrap_or_default(),
         stderr: errors.join().unwrap_or_default(),
         timed_out,
+        finished,
         error: None,
     }
 }

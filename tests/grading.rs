@@ -1,0 +1,384 @@
+//! 评分器经得起作弊吗？这里的每个测试都扮演一个想多拿分的学生（或者一个粗心的教师），
+//! 证明评分器不上当：
+//!
+//! - 教师自己做过练习，再评一份空作业：不能拿教师的文件给学生算分；
+//! - 学生在自己的仓库里改测试、改快照、重新生成清单：评分用的规格不受影响；
+//! - 学生的程序在评分时改写快照、换掉测试程序、冒充测试结果：记为篡改，0 分，
+//!   教师自己的练习册原封不动；
+//! - 练习文件是指向参考答案的符号链接：记为篡改；
+//! - cargo 启动不了：说清楚是 cargo 启动不了，而不是“编译超时”。
+//!
+//! 需要编译、运行学生程序的测试比较慢（第一次要在评分目录里编译全部依赖，约两分钟），
+//! 默认不运行：`cargo test --test grading -- --ignored`（CI 会运行它们）。
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// 这份练习册（测试从它复制出“教师的练习册”）。
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// 一个临时目录，测试结束时删除。
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "socket-workbook-grading-test-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("创建临时目录");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        make_writable(&self.0);
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn make_writable(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            make_writable(&path);
+        } else if let Ok(meta) = fs::symlink_metadata(&path)
+            && meta.file_type().is_file()
+        {
+            let mut permissions = meta.permissions();
+            #[allow(clippy::permissions_set_readonly_false)] // 测试结束时要删掉它们
+            permissions.set_readonly(false);
+            let _ = fs::set_permissions(&path, permissions);
+        }
+    }
+}
+
+/// 教师的练习册：这份仓库的一个克隆（只有已提交的内容）。
+fn instructor_clone(scratch: &Scratch) -> PathBuf {
+    let clone = scratch.0.join("instructor");
+    let status = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(repo())
+        .arg(&clone)
+        .status()
+        .expect("运行 git clone");
+    assert!(status.success(), "git clone 失败");
+    clone
+}
+
+/// 评分用的工作目录：所有慢测试共用一个，编译好的依赖接着用。在系统临时目录里，不在练习册里面。
+fn shared_work_dir() -> PathBuf {
+    std::env::temp_dir().join("socket-workbook-grading-tests")
+}
+
+/// 慢测试共用一个评分目录，所以一个接一个地运行。
+static SLOW: Mutex<()> = Mutex::new(());
+
+fn workbook(root: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_workbook"));
+    command.arg("--root").arg(root);
+    command
+}
+
+/// 运行一条命令，返回（退出码，标准输出，标准错误）。
+fn run(mut command: Command) -> (Option<i32>, String, String) {
+    let output = command.output().expect("运行 workbook");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// 评一份作业，返回 JSON 结果。
+fn grade_json(root: &Path, submission: &Path, exercise: &str) -> serde_json::Value {
+    let mut command = workbook(root);
+    command
+        .args([
+            "grade",
+            "--format",
+            "json",
+            "--exercise",
+            exercise,
+            "--work-dir",
+        ])
+        .arg(shared_work_dir())
+        .arg(submission);
+    let (code, stdout, stderr) = run(command);
+    serde_json::from_str(&stdout).unwrap_or_else(|err| {
+        panic!(
+            "grade 没有输出 JSON（{err}），退出码 {code:?}\n标准输出：{stdout}\n标准错误：{stderr}"
+        )
+    })
+}
+
+/// 把参考答案（实验）的源码改一改，当作学生的练习文件。
+fn lab_with(lab: &str, find: &str, replace: &str) -> String {
+    let source = fs::read_to_string(repo().join(lab)).expect("读实验源码");
+    assert!(source.contains(find), "{lab} 里找不到 {find:?}");
+    source.replacen(find, replace, 1)
+}
+
+// ---------------------------------------------------------------- 不用编译的
+
+/// 教师在自己的练习册里做过练习 2.1，再评一份空作业：学生得 0 分，状态是“空作业”。
+#[test]
+fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
+    let scratch = Scratch::new("empty");
+    let clone = instructor_clone(&scratch);
+    fs::copy(
+        clone.join("labs/tcp/server.rs"),
+        clone.join("labs/exercises/tcp_server.rs"),
+    )
+    .expect("教师做练习 2.1");
+    let students = scratch.0.join("students");
+    fs::create_dir_all(students.join("alice")).expect("空作业");
+    let out = scratch.0.join("scores.csv");
+    let mut command = workbook(&clone);
+    command
+        .args(["grade-folder"])
+        .arg(&students)
+        .arg("--out")
+        .arg(&out)
+        .arg("--work-dir")
+        .arg(scratch.0.join("work"));
+    let (code, stdout, stderr) = run(command);
+    assert_eq!(code, Some(0), "grade-folder 失败：{stdout}{stderr}");
+    let csv = fs::read_to_string(&out).expect("读 CSV");
+    assert!(
+        csv.starts_with('\u{feff}'),
+        "CSV 应当以 BOM 开头，Excel 才认得出 UTF-8"
+    );
+    let alice = csv
+        .lines()
+        .find(|l| l.starts_with("alice,"))
+        .expect("alice 的一行");
+    assert!(
+        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,80,"),
+        "空作业应当每个练习 0 分：{alice}"
+    );
+    let json = fs::read_to_string(scratch.0.join("scores/alice.json")).expect("alice.json");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(json["student"], "alice");
+    assert_eq!(json["status"], "empty");
+    assert_eq!(json["total"], 0.0);
+}
+
+/// 练习文件是一个指向参考答案的符号链接：记为篡改，0 分。
+#[cfg(unix)] // 创建符号链接要用 Unix 的接口；Windows 上普通用户默认不能创建符号链接
+#[test]
+fn symlinked_exercise_is_tampering() {
+    let scratch = Scratch::new("symlink");
+    let clone = instructor_clone(&scratch);
+    let student = scratch.0.join("mallory");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    std::os::unix::fs::symlink(
+        clone.join("labs/tcp/server.rs"),
+        student.join("tcp_server.rs"),
+    )
+    .expect("符号链接");
+    let mut command = workbook(&clone);
+    command
+        .args(["grade", "--format", "json", "--work-dir"])
+        .arg(scratch.0.join("work"))
+        .arg(&student);
+    let (code, stdout, _) = run(command);
+    assert_eq!(code, Some(3), "篡改的退出码是 3：{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json["status"], "tampered");
+    assert_eq!(json["total"], 0.0);
+    assert!(json["note"].as_str().unwrap_or("").contains("符号链接"));
+}
+
+/// cargo 启动不了：说“无法启动 cargo”，而不是“编译超时”。
+#[test]
+fn missing_cargo_is_reported_as_missing() {
+    let scratch = Scratch::new("nocargo");
+    let clone = instructor_clone(&scratch);
+    // 改动练习文件，免得它因为和原始练习一模一样而根本不编译
+    let stub = clone.join("labs/exercises/tcp_server.rs");
+    let mut source = fs::read_to_string(&stub).expect("读练习");
+    source.push_str("\n// 我开始做了\n");
+    fs::write(&stub, source).expect("写练习");
+    let mut command = workbook(&clone);
+    command
+        .args(["check", "tcp-server"])
+        .env("CARGO", scratch.0.join("no-such-cargo"));
+    let (code, stdout, stderr) = run(command);
+    let all = format!("{stdout}{stderr}");
+    assert_ne!(code, Some(0));
+    assert!(all.contains("无法启动 cargo"), "{all}");
+    assert!(!all.contains("超过"), "不该说超时：{all}");
+}
+
+// ---------------------------------------------------------------- 要编译、运行学生程序的
+
+/// 学生在自己的仓库里改了测试和快照、重新生成了 Classroom 配置，交一个只回声一次的服务端：
+/// 评分用的是教师那份规格，改动一概不起作用。
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn edited_tests_in_the_students_repository_change_nothing() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("spec");
+    let clone = instructor_clone(&scratch);
+    // 学生的仓库：同一份练习册，自己动了手脚
+    let student = scratch.0.join("student");
+    let status = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(&clone)
+        .arg(&student)
+        .status()
+        .expect("git clone");
+    assert!(status.success());
+    let read_once = lab_with(
+        "labs/tcp/server.rs",
+        "let mut buf = [0u8; 128];",
+        "let mut buf = [0u8; 128];\n    let mut served = false;",
+    )
+    .replacen(
+        "loop {\n",
+        "loop {\n        if served { return; }\n        served = true;\n",
+        1,
+    );
+    fs::write(student.join("labs/exercises/tcp_server.rs"), read_once).expect("写练习");
+    fs::write(
+        student.join("tests/snapshots/tcp_server_run.snap"),
+        "---\nsource: tests/support/mod.rs\n---\n随便\n",
+    )
+    .expect("改快照");
+    fs::write(student.join("tests/exercises.rs"), "// 没有测试了\n").expect("改测试");
+
+    let json = grade_json(&clone, &student, "tcp-server");
+    let exercise = &json["exercises"][0];
+    assert_eq!(json["status"], "ok", "{json}");
+    assert_ne!(
+        exercise["state"], "passed",
+        "只回声一次的服务端不该通过：{json}"
+    );
+    assert!(exercise["tests_passed"].as_u64() < exercise["tests_total"].as_u64());
+}
+
+/// 注入学生程序的代码：从自己的位置（可执行文件所在的目录、工作目录）一路往上，
+/// 在每一层和它的每个子目录里找快照，找到就改写。
+const REWRITE_SNAPSHOT: &str = r#"
+fn tamper() {
+    let mut starts = Vec::new();
+    if let Ok(exe) = std::env::current_exe() { starts.push(exe); }
+    if let Ok(cwd) = std::env::current_dir() { starts.push(cwd); }
+    let mut candidates = Vec::new();
+    for start in &starts {
+        let mut dir = Some(start.as_path());
+        while let Some(d) = dir {
+            candidates.push(d.to_path_buf());
+            if let Ok(entries) = std::fs::read_dir(d) {
+                candidates.extend(entries.flatten().map(|e| e.path()));
+            }
+            dir = d.parent();
+        }
+    }
+    for d in candidates {
+        {
+            let snap = d.join("tests/snapshots/udp_client_no_reply.snap");
+            if snap.exists() {
+                if let Ok(meta) = std::fs::metadata(&snap) {
+                    let mut p = meta.permissions();
+                    #[allow(clippy::permissions_set_readonly_false)]
+                    p.set_readonly(false);
+                    let _ = std::fs::set_permissions(&snap, p);
+                }
+                let _ = std::fs::write(&snap, "---\nsource: tests/support/mod.rs\n---\n我说了算\n");
+            }
+        }
+    }
+}
+"#;
+
+/// 学生的程序在评分时改写快照：记为篡改、0 分；教师的练习册一个字节也没变。
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn program_that_rewrites_a_snapshot_is_caught() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("rewrite");
+    let clone = instructor_clone(&scratch);
+    let student = scratch.0.join("mallory");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    let source = lab_with(
+        "labs/udp/client.rs",
+        "let args = Args::parse();",
+        "let args = Args::parse();\n    tamper();",
+    ) + REWRITE_SNAPSHOT;
+    fs::write(student.join("udp_client.rs"), source).expect("写练习");
+
+    let json = grade_json(&clone, &student, "udp-client");
+    assert_eq!(json["status"], "tampered", "{json}");
+    assert_eq!(json["total"], 0.0);
+    assert!(
+        json["note"]
+            .as_str()
+            .unwrap_or("")
+            .contains("udp_client_no_reply.snap"),
+        "说明里应当指出被改的快照：{json}"
+    );
+    let untouched = Command::new("git")
+        .args(["diff", "--quiet"])
+        .current_dir(&clone)
+        .status()
+        .expect("git diff");
+    assert!(untouched.success(), "教师的练习册被改动了");
+}
+
+/// 学生的程序在评分时把测试程序换成自己（下一个学生就会用到一个假的测试程序）：
+/// 记为篡改；下一个学生照常评分，评分器会发现测试程序被换掉，重新编译。
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn program_that_replaces_the_test_program_is_caught() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("replace");
+    let clone = instructor_clone(&scratch);
+    let mallory = scratch.0.join("mallory");
+    fs::create_dir_all(&mallory).expect("作业文件夹");
+    let replace = r#"
+fn tamper() {
+    let Ok(exe) = std::env::current_exe() else { return };
+    let Some(deps) = exe.parent().map(|d| d.join("deps")) else { return };
+    let Ok(entries) = std::fs::read_dir(&deps) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("exercises-") && !name.contains('.') {
+            let _ = std::fs::remove_file(entry.path());
+            let _ = std::fs::copy(&exe, entry.path());
+        }
+    }
+}
+"#;
+    let source = lab_with(
+        "labs/tcp/server.rs",
+        "let args = Args::parse();",
+        "let args = Args::parse();\n    tamper();",
+    ) + replace;
+    fs::write(mallory.join("tcp_server.rs"), source).expect("写练习");
+    let json = grade_json(&clone, &mallory, "tcp-server");
+    assert_eq!(json["status"], "tampered", "{json}");
+    assert_eq!(json["total"], 0.0);
+
+    // 下一个学生交的是参考答案：照常满分
+    let honest = scratch.0.join("honest");
+    fs::create_dir_all(&honest).expect("作业文件夹");
+    fs::copy(
+        repo().join("labs/tcp/server.rs"),
+        honest.join("tcp_server.rs"),
+    )
+    .expect("写练习");
+    let json = grade_json(&clone, &honest, "tcp-server");
+    assert_eq!(json["status"], "ok", "{json}");
+    assert_eq!(json["total"], 10.0, "{json}");
+}

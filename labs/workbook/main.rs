@@ -15,6 +15,7 @@ mod grade;
 mod report;
 mod runner;
 mod stubs;
+mod synthetic;
 mod tree;
 
 use std::collections::HashMap;
@@ -94,6 +95,14 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// （维护者）造一个虚拟的班级（每个学生一个子文件夹），用 grade-folder 量评分的速度
+    SyntheticClass {
+        /// 放作业的文件夹
+        dir: PathBuf,
+        /// 学生人数：每 100 人里 30 人没动、30 人做了一半、25 人全做完，编译不过、卡住、篡改各 5 人
+        #[arg(long, default_value_t = 100)]
+        students: usize,
+    },
     /// （维护者）证明评分器诚实：没动过的练习全部不通过、得 0 分，换上参考答案后全部通过、得满分
     Selftest,
 }
@@ -145,6 +154,12 @@ fn main() -> ExitCode {
         } => grade_folder(root, &dir, &out, jobs.max(1), !no_bom, &grading),
         Cmd::Stubs { check } => sync_stubs(root, check),
         Cmd::Classroom { check } => sync_classroom(root, check),
+        Cmd::SyntheticClass { dir, students } => {
+            synthetic::make_class(root, &dir, students).map(|()| {
+                println!("已在 {} 造好 {students} 份作业", dir.display());
+                ExitCode::SUCCESS
+            })
+        }
         Cmd::Selftest => selftest(root),
     };
     match result {

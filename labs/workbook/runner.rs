@@ -201,17 +201,27 @@ fn cargo(root: &Path, target_dir: Option<&Path>, args: &[&str]) -> Option<Output
 }
 
 /// 从 libtest 的输出里读出每个测试的结果（`test 名字 ... ok` 这样的行）。
+///
+/// 只读 `failures:` 之前的部分：之后是失败测试的输出，里面可能引用了学生的程序打印的东西。
+/// 同一个名字出现两次时，不是 ok 的那次算数。
 fn parse_results(stdout: &str, prefix: &str) -> Vec<TestResult> {
-    stdout
-        .lines()
+    let mut tests: Vec<TestResult> = Vec::new();
+    let lines = stdout.lines().take_while(|line| *line != "failures:");
+    for (name, result) in lines
         .filter_map(|line| line.strip_prefix("test "))
         .filter_map(|rest| rest.split_once(" ... "))
         .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, result)| TestResult {
-            name: name.to_string(),
-            passed: result.trim() == "ok",
-        })
-        .collect()
+    {
+        let passed = result.trim() == "ok";
+        match tests.iter_mut().find(|t| t.name == name) {
+            Some(seen) => seen.passed &= passed,
+            None => tests.push(TestResult {
+                name: name.to_string(),
+                passed,
+            }),
+        }
+    }
+    tests
 }
 
 /// libtest 在 `---- 名字 stdout ----` 之后打印失败测试的输出；取出其中一个。

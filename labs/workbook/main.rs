@@ -309,7 +309,12 @@ fn hint(name: &str) -> Result<ExitCode, String> {
     let ex = find(name)?;
     println!("练习 {}：{}\n", ex.id, ex.title);
     println!("要编辑的文件：{}", ex.stub);
-    println!("运行你的版本：{}", ex.run_command());
+    match ex.target {
+        exercises::Target::Program { .. } => println!("运行你的版本：{}", ex.run_command()),
+        exercises::Target::Module { .. } => {
+            println!("运行你的版本：它是一个模块，没有自己的 main，用下面的检查命令运行它的测试")
+        }
+    }
     println!("检查：cargo run --bin workbook -- check {}\n", ex.name);
     println!("提示：\n{}\n", indent(ex.hint));
     println!(

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::exercises::{Exercise, Target};
+use crate::exercises::Exercise;
 
 /// 编译加测试一个练习最多用多久（第一次要编译测试程序，所以给得宽一些）。
 const LIMIT: Duration = Duration::from_secs(600);
@@ -90,25 +90,16 @@ pub fn check(ex: &'static Exercise, root: &Path, target_dir: Option<&Path>) -> O
     };
 
     // 1. 单独编译这个练习：一个练习编译不过，不影响其他练习
+    //    （模块练习编进它的驱动程序：学生的代码总在单独的进程里运行，测试程序里没有它）
     let prefix = ex.test_prefix();
-    let (build_args, test_args): (Vec<&str>, Vec<&str>) = match ex.target {
-        Target::Program { bin } => (
-            vec!["build", "--quiet", "--features", "exercises", "--bin", bin],
-            vec!["test", "--test", "exercises"],
-        ),
-        Target::Module { test, feature } => (
-            vec![
-                "test",
-                "--no-run",
-                "--quiet",
-                "--features",
-                feature,
-                "--test",
-                test,
-            ],
-            vec!["test", "--features", feature, "--test", test],
-        ),
-    };
+    let build_args = [
+        "build",
+        "--quiet",
+        "--features",
+        "exercises",
+        "--bin",
+        ex.bin(),
+    ];
     let Some(build) = cargo(root, target_dir, &build_args) else {
         return finish(State::TimedOut, Vec::new(), format!("编译超过了 {LIMIT:?}"));
     };
@@ -118,7 +109,14 @@ pub fn check(ex: &'static Exercise, root: &Path, target_dir: Option<&Path>) -> O
     }
 
     // 2. 运行这个练习的测试（和实验用的是同一批场景、同一份快照）
-    let test_args = [&test_args[..], &["--", "--include-ignored", &prefix]].concat();
+    let test_args = [
+        "test",
+        "--test",
+        "exercises",
+        "--",
+        "--include-ignored",
+        &prefix,
+    ];
     let Some(run) = cargo(root, target_dir, &test_args) else {
         return finish(State::TimedOut, Vec::new(), format!("测试超过了 {LIMIT:?}"));
     };

@@ -5,10 +5,12 @@
 //! 给教师：`grade` 给全部练习打分（表格、JSON 或 JUnit），`grade-folder` 把一个文件夹里
 //! 所有学生的作业评成一张 CSV。
 //! 给维护者：`stubs`、`spec`、`classroom` 由实验生成或核对练习文件、规格清单和
-//! GitHub Classroom 配置；`selftest` 证明评分器是诚实的：没动过的练习一分不得，参考答案满分。
+//! GitHub Classroom 配置；`selftest` 证明评分器是诚实的：没动过的练习一分不得，参考答案满分，
+//! 打印假测试结果的作弊练习一个测试也通不过。
 //!
 //! 运行：`cargo run --bin workbook -- list`
 
+mod cheat;
 mod exercises;
 mod report;
 mod runner;
@@ -84,7 +86,8 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// （维护者）证明评分器诚实：没动过的练习全部不通过、得 0 分，换上参考答案后全部通过、得满分
+    /// （维护者）证明评分器诚实：没动过的练习全部不通过、得 0 分，换上参考答案后全部通过、得满分，
+    /// 只会打印假测试结果的作弊练习一个测试也通不过
     Selftest,
 }
 
@@ -597,9 +600,29 @@ fn selftest(root: &Path) -> Result<ExitCode, String> {
         }
     }
 
+    println!(
+        "\n== 作弊的练习 {}：只打印假的测试结果（test … ... ok）然后退出，一个测试也不该通过",
+        cheat::EXERCISE
+    );
+    let ex = find(cheat::EXERCISE)?;
+    fs::write(copy.join(ex.stub), cheat::STICKY_PROTO)
+        .map_err(|err| format!("写入作弊的练习失败：{err}"))?;
+    let cheated = runner::check(ex, &copy, Some(&root.join("target/selftest/target")));
+    print!("{}", explain(&cheated));
+    if cheated.state == State::Passed || cheated.tests.is_empty() || cheated.passed_tests() > 0 {
+        problems.push(format!(
+            "作弊的练习 {} 骗过了评分：“{}”，{}/{} 个测试通过",
+            ex.id,
+            cheated.state.label(),
+            cheated.passed_tests(),
+            cheated.tests.len()
+        ));
+    }
+
     if problems.is_empty() {
         println!(
-            "\n评分器自检通过：没动过的练习 0 分，参考答案满分（JSON 见 target/selftest/solutions.json）"
+            "\n评分器自检通过：没动过的练习 0 分，参考答案满分，作弊的练习一个测试也没通过\
+             （JSON 见 target/selftest/solutions.json）"
         );
         Ok(ExitCode::SUCCESS)
     } else {

@@ -137,8 +137,9 @@ impl Driver {
                 _ => break None,
             }
         };
-        let how = match status {
-            Some(status) => format!("（{status}）"),
+        let how = match status.map(|status| status.code()) {
+            Some(Some(code)) => format!("（退出码 {code}）"),
+            Some(None) => "（被信号终止）".to_string(),
             None => String::new(),
         };
         self.explain(&format!(

@@ -106,6 +106,25 @@ async fn ex_2_2_client_reports_the_server_going_away() {
     within_limit(tcp::client_reports_server_gone(&exercise("ex-tcp-client"))).await;
 }
 
+// ---- 练习 2.3：长度前缀的编码器和解码器（proto 模块）----
+//
+// 学生的模块编进驱动程序 ex-sticky-proto，在单独的进程里运行；这个测试程序只和它对话。
+// 检查和 tests/sticky.rs 检验实验的是同一批（tests/framing/checks.rs），
+// 测试名是 ex_2_3_proto::…
+
+#[path = "framing/checks.rs"]
+mod framing;
+
+#[path = "framing/driver.rs"]
+mod proto_driver;
+
+mod ex_2_3_proto {
+    crate::framing::framing_tests!(
+        crate::proto_driver::Driver::start(&crate::exercise("ex-sticky-proto")),
+        #[ignore = "练习测试：cargo run --bin workbook -- check sticky-proto"]
+    );
+}
+
 // ---- 练习 3.1：UDP 服务端的 serve ----
 
 #[tokio::test]

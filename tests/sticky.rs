@@ -88,9 +88,87 @@ fn client_rejects_two_framings_at_once() {
 
 // ---------------------------------------------------------------- 手写的解码器
 
-// 解码器的测试放在 tests/framing/checks.rs：练习 2.3 用同一批测试给学生的 proto 评分。
+// 解码器的检查写在 tests/framing/checks.rs：练习 2.3 用同一批检查给学生的 proto 评分
+// （tests/exercises.rs，学生的模块在单独的驱动程序里运行）。这里在本进程里直接调用实验的 proto。
 #[path = "framing/checks.rs"]
 mod framing;
+
+mod proto_checks {
+    crate::framing::framing_tests!(crate::InProcess);
+}
+
+/// 直接调用 labs/sticky/proto.rs 的 [`framing::Framing`]。
+struct InProcess;
+
+impl framing::Framing for InProcess {
+    fn run(&mut self, max_len: Option<usize>, ops: &[framing::Op]) -> Result<framing::Ran, String> {
+        use framing::{Op, Res};
+        let mut decoder = match max_len {
+            Some(max) => proto::Decoder::with_max_len(max),
+            None => proto::Decoder::new(),
+        };
+        let mut results = Vec::new();
+        for op in ops {
+            let result = match op {
+                Op::Encode(bytes) => proto::encode(bytes).map(Res::Frame),
+                Op::Extend(bytes) => {
+                    decoder.extend(bytes);
+                    Ok(Res::Done)
+                }
+                Op::Next => decoder.next_message().map(Res::Message),
+                Op::Feed { bytes, cuts } => {
+                    let mut messages = Vec::new();
+                    let mut start = 0;
+                    let fed = cuts.iter().chain([&bytes.len()]).try_for_each(|&end| {
+                        decoder.extend(&bytes[start..end]);
+                        start = end;
+                        while let Some(message) = decoder.next_message()? {
+                            messages.push(message);
+                        }
+                        Ok(())
+                    });
+                    if let Err(err) = fed {
+                        results.push(Res::Messages(messages));
+                        Err(err)
+                    } else {
+                        Ok(Res::Messages(messages))
+                    }
+                }
+                Op::Finish => decoder.finish().map(|()| Res::Done),
+                Op::Buffered => Ok(Res::Buffered(decoder.buffered())),
+            };
+            match result {
+                Ok(res) => results.push(res),
+                Err(err) => {
+                    results.push(Res::Err(frame_err(err)));
+                    break; // 和 ? 一样：第一个错误之后不再继续
+                }
+            }
+        }
+        Ok(framing::Ran {
+            results,
+            buffered: decoder.buffered(),
+            printed: Vec::new(), // 实验的代码打印的东西直接由测试框架收集
+        })
+    }
+}
+
+fn frame_err(err: proto::FrameError) -> framing::FrameErr {
+    match err {
+        proto::FrameError::TooLong { len, max } => framing::FrameErr::TooLong { len, max },
+        proto::FrameError::TruncatedHeader { got } => framing::FrameErr::TruncatedHeader { got },
+        proto::FrameError::TruncatedBody { len, got } => {
+            framing::FrameErr::TruncatedBody { len, got }
+        }
+    }
+}
+
+// 实验的常量就是检查用的规格
+#[test]
+fn proto_constants_match_the_spec() {
+    assert_eq!(proto::HEADER_LEN, framing::HEADER_LEN);
+    assert_eq!(proto::MAX_FRAME_LEN, framing::MAX_FRAME_LEN);
+}
 
 // 错误信息的措辞不属于练习 2.3（学生的练习文件里 FrameError 已经写好），所以只在这里检查
 #[test]

@@ -3,7 +3,7 @@
 //! 这个文件是 `labs/sticky/proto.rs` 的练习版：写着 `todo!("练习 2.3：…")` 的地方被挖空了，
 //! 请你把它补全，让程序和书中第 2.3 节《黏包》的实验表现得一模一样。
 //!
-//! - 运行你的版本：`cargo test --features exercise-proto --test exercise_proto`
+//! - 它是一个模块，没有自己的 main：用下面的检查命令运行它的测试
 //! - 检查：`cargo run --bin workbook -- check sticky-proto`
 //! - 提示：`cargo run --bin workbook -- hint sticky-proto`
 //! - 重读：book/ch02-3-sticky.md

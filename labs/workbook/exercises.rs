@@ -28,16 +28,15 @@ pub struct Exercise {
     pub tests: &'static [(&'static str, &'static str)],
 }
 
-/// 练习文件是一个程序，还是一个被测试直接调用的模块。
+/// 练习文件是一个程序，还是一个模块。两种都单独编译成一个 `ex-…` 程序
+/// （需要 exercises 特性，平时的 cargo test 不会编译还没写完的练习），
+/// 再由 tests/exercises.rs 在单独的进程里测试它：测试程序里没有学生的代码。
 pub enum Target {
-    /// 一个程序（`ex-…`）：单独编译它，再用 tests/exercises.rs 里的场景测试它
+    /// 一个程序（`ex-…`）：学生自己也可以运行它
     Program { bin: &'static str },
-    /// 一个模块：测试程序 tests/`test`.rs 把它直接编进去；需要打开 `feature`，
-    /// 这样平时的 cargo test 不会编译还没写完的练习
-    Module {
-        test: &'static str,
-        feature: &'static str,
-    },
+    /// 一个模块：评分用的驱动程序 `driver` 把它编进去，按测试的请求调用它。
+    /// 驱动程序不是给人运行的，学生用 check 来试自己的模块
+    Module { driver: &'static str },
 }
 
 impl Exercise {
@@ -51,13 +50,18 @@ impl Exercise {
         format!("todo!(\"练习 {}：{}\")", self.id, self.title)
     }
 
-    /// 运行学生自己版本的命令。
+    /// 要编译、测试的程序（`ex-…`）。
+    pub fn bin(&self) -> &'static str {
+        match self.target {
+            Target::Program { bin } | Target::Module { driver: bin } => bin,
+        }
+    }
+
+    /// 运行学生自己版本的命令。模块没有自己的 main，试它的办法就是检查命令。
     pub fn run_command(&self) -> String {
         match self.target {
             Target::Program { bin } => format!("cargo run --features exercises --bin {bin}"),
-            Target::Module { test, feature } => {
-                format!("cargo test --features {feature} --test {test}")
-            }
+            Target::Module { .. } => format!("cargo run --bin workbook -- check {}", self.name),
         }
     }
 }
@@ -134,8 +138,7 @@ pub const ALL: &[Exercise] = &[
         region: "exercise",
         stub: "labs/exercises/sticky_proto.rs",
         target: Target::Module {
-            test: "exercise_proto",
-            feature: "exercise-proto",
+            driver: "ex-sticky-proto",
         },
         book: "ch02-3-sticky.md",
         section: "第 2.3 节《黏包》",

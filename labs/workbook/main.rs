@@ -4,11 +4,13 @@
 //! `watch` 在保存文件时自动重新检查。
 //! 给教师：`grade` 给全部练习打分（表格、JSON 或 JUnit），`grade-folder` 把一个文件夹里
 //! 所有学生的作业评成一张 CSV。
-//! 给维护者：`stubs`、`spec`、`classroom` 由实验生成或核对练习文件、规格清单和
-//! GitHub Classroom 配置；`selftest` 证明评分器是诚实的：没动过的练习一分不得，参考答案满分。
+//! 给维护者：`stubs`、`classroom` 由实验生成或核对练习文件和 GitHub Classroom 的工作流；
+//! `selftest` 证明评分器是诚实的：没动过的练习一分不得，参考答案满分，
+//! 打印假测试结果的作弊练习一个测试也通不过；`synthetic-class` 造一个虚拟的班级，量评分的速度。
 //!
 //! 运行：`cargo run --bin workbook -- list`
 
+mod cheat;
 mod classroom;
 mod exercises;
 mod grade;
@@ -427,7 +429,12 @@ fn hint(name: &str) -> Result<ExitCode, String> {
     let ex = find(name)?;
     println!("练习 {}：{}\n", ex.id, ex.title);
     println!("要编辑的文件：{}", ex.stub);
-    println!("运行你的版本：{}", ex.run_command());
+    match ex.target {
+        exercises::Target::Program { .. } => println!("运行你的版本：{}", ex.run_command()),
+        exercises::Target::Module { .. } => {
+            println!("运行你的版本：它是一个模块，没有自己的 main，用下面的检查命令运行它的测试")
+        }
+    }
     println!("检查：cargo run --bin workbook -- check {}\n", ex.name);
     println!("提示：\n{}\n", indent(ex.hint));
     println!(
@@ -741,9 +748,32 @@ fn selftest(root: &Path) -> Result<ExitCode, String> {
         }
     }
 
+    println!(
+        "\n== 作弊的练习 {}：只打印假的测试结果（test … ... ok）然后退出，一个测试也不该通过",
+        cheat::EXERCISE
+    );
+    let ex = find(cheat::EXERCISE)?;
+    let files =
+        std::collections::BTreeMap::from([(ex.stub, cheat::STICKY_PROTO.as_bytes().to_vec())]);
+    let cheater = Submission::from_files("作弊的学生", files);
+    let cheated = grade::grade(&tree, &cheater, &[ex], &mut slot, false, &print_progress)?;
+    for o in &cheated.outcomes {
+        print!("{}", explain(o));
+        if o.state == State::Passed || o.tests.is_empty() || o.passed_tests() > 0 {
+            problems.push(format!(
+                "作弊的练习 {} 骗过了评分：“{}”，{}/{} 个测试通过",
+                ex.id,
+                o.state.label(),
+                o.passed_tests(),
+                o.tests.len()
+            ));
+        }
+    }
+
     if problems.is_empty() {
         println!(
-            "\n评分器自检通过：没动过的练习 0 分，参考答案满分（JSON 见 target/selftest/solutions.json）"
+            "\n评分器自检通过：没动过的练习 0 分，参考答案满分，作弊的练习一个测试也没通过\
+             （JSON 见 target/selftest/solutions.json）"
         );
         Ok(ExitCode::SUCCESS)
     } else {

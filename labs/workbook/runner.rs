@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::exercises::{Exercise, Target};
+use crate::exercises::Exercise;
 
 /// 一次编译最多用多久（第一次要编译全部依赖，所以给得宽一些）。
 const BUILD_LIMIT: Duration = Duration::from_secs(900);
@@ -154,19 +154,12 @@ pub fn build(job: &Job) -> Result<Built, String> {
     let mut test_programs = Vec::new();
     let mut executables = Vec::new();
 
-    // 1. 学生的练习程序：一条命令全部编译，每个程序的错误分开记
-    let mut programs: Vec<(usize, &str)> = Vec::new();
-    for (i, (ex, _)) in job.exercises.iter().enumerate() {
-        if let (Build::Ready, Target::Program { bin }) = (&builds[i], &ex.target) {
-            programs.push((i, bin));
-        }
-    }
-    let mut program_tests = Vec::new();
+    // 学生的练习（程序，或者编进驱动程序的模块）：一条命令全部编译，每个程序的错误分开记
+    let programs: Vec<usize> = (0..job.exercises.len())
+        .filter(|i| matches!(builds[*i], Build::Ready))
+        .collect();
     if !programs.is_empty() {
-        let names: Vec<&'static str> = programs
-            .iter()
-            .map(|(i, _)| job.exercises[*i].0.name)
-            .collect();
+        let names: Vec<&'static str> = programs.iter().map(|i| job.exercises[*i].0.name).collect();
         (job.progress)(Progress::Building(&names));
         // 评分用的测试程序里没有学生的代码，编译不过说明练习册本身坏了
         let spec = cargo_json(job, &["test", "--no-run", "--test", "exercises"])?;
@@ -174,41 +167,25 @@ pub fn build(job: &Job) -> Result<Built, String> {
             .executable("exercises")
             .ok_or_else(|| format!("评分用的测试程序编译失败：\n{}", spec.all_errors()))?;
         let mut args = vec!["build", "--features", "exercises", "--keep-going"];
-        for (_, bin) in &programs {
-            args.extend(["--bin", bin]);
+        for i in &programs {
+            args.extend(["--bin", job.exercises[*i].0.bin()]);
         }
         let built = cargo_json(job, &args)?;
-        for (i, bin) in &programs {
+        let mut tested = Vec::new();
+        for i in programs {
+            let bin = job.exercises[i].0.bin();
             match built.executable(bin) {
                 Some(path) => {
                     executables.push((path, true));
-                    program_tests.push(*i);
+                    tested.push(i);
                 }
-                None => builds[*i] = Build::Failed(built.errors_of(bin)),
+                None => builds[i] = Build::Failed(built.errors_of(bin)),
             }
         }
-        if !program_tests.is_empty() {
+        if !tested.is_empty() {
             executables.push((test_program.clone(), false));
             executables.extend(lab_programs(&test_program).into_iter().map(|p| (p, false)));
-            test_programs.push((test_program, program_tests));
-        }
-    }
-
-    // 2. 编进测试程序里的模块（练习 2.3）：它的编译错误就是学生的
-    for (i, (ex, _)) in job.exercises.iter().enumerate() {
-        if let (Build::Ready, Target::Module { test, feature }) = (&builds[i], &ex.target) {
-            (job.progress)(Progress::Building(&[ex.name]));
-            let built = cargo_json(
-                job,
-                &["test", "--no-run", "--features", feature, "--test", test],
-            )?;
-            match built.executable(test) {
-                Some(path) => {
-                    executables.push((path.clone(), true));
-                    test_programs.push((path, vec![i]));
-                }
-                None => builds[i] = Build::Failed(built.errors_of(test)),
-            }
+            test_programs.push((test_program, tested));
         }
     }
     Ok(Built {
@@ -474,10 +451,12 @@ fn run_tests(
     });
     let deadline = Instant::now() + TEST_LIMIT;
     let mut timed_out = false;
+    let mut in_failures = false;
     loop {
         match received.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
-                if let Some((name, passed)) = result_line(&line) {
+                in_failures |= line == "failures:";
+                if let Some((name, passed)) = result_line(&line).filter(|_| !in_failures) {
                     let title = titles.get(name).copied().unwrap_or(name);
                     (job.progress)(Progress::TestDone { title, passed });
                 }
@@ -541,9 +520,12 @@ fn result_line(line: &str) -> Option<(&str, bool)> {
 }
 
 /// 从 libtest 的输出里读出以 `prefix` 开头的每个测试的结果。
+///
+/// 只读 `failures:` 之前的部分：之后是失败测试的输出，里面可能有学生的程序打印的任何东西。
 fn parse_results(stdout: &str, prefix: &str) -> Vec<(String, bool)> {
     stdout
         .lines()
+        .take_while(|line| *line != "failures:")
         .filter_map(result_line)
         .filter(|(name, _)| name.starts_with(prefix))
         .map(|(name, passed)| (name.to_string(), passed))

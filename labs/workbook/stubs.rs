@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use crate::exercises::Exercise;
+use crate::exercises::{Exercise, Target};
 
 /// 根据实验源码生成练习文件的内容。
 pub fn make_stub(ex: &Exercise, lab_source: &str) -> Result<String, String> {
@@ -70,13 +70,20 @@ fn rustfmt(source: &str) -> Result<String, String> {
 }
 
 fn header(ex: &Exercise) -> String {
+    let run = match ex.target {
+        Target::Program { .. } => format!("//! - 运行你的版本：`{}`\n", ex.run_command()),
+        // 模块没有 main：检查命令把它编进评分用的驱动程序，逐项运行测试
+        Target::Module { .. } => {
+            "//! - 它是一个模块，没有自己的 main：用下面的检查命令运行它的测试\n".to_string()
+        }
+    };
     format!(
         "//! # 练习 {id}：{title}\n\
          //!\n\
          //! 这个文件是 `{lab}` 的练习版：写着 `todo!(\"练习 {id}：…\")` 的地方被挖空了，\n\
          //! 请你把它补全，让程序和书中{section}的实验表现得一模一样。\n\
          //!\n\
-         //! - 运行你的版本：`{run}`\n\
+         {run}\
          //! - 检查：`cargo run --bin workbook -- check {name}`\n\
          //! - 提示：`cargo run --bin workbook -- hint {name}`\n\
          //! - 重读：book/{book}\n\
@@ -87,7 +94,6 @@ fn header(ex: &Exercise) -> String {
         title = ex.title,
         lab = ex.lab,
         section = ex.section,
-        run = ex.run_command(),
         name = ex.name,
         book = ex.book,
     )

@@ -382,3 +382,120 @@ fn tamper() {
     assert_eq!(json["status"], "ok", "{json}");
     assert_eq!(json["total"], 10.0, "{json}");
 }
+
+// ---------------------------------------------------------------- 检查期间又保存了文件
+
+/// 一个假的 cargo：评分用的测试程序“编译成功”；编译学生的练习时，先替学生再保存一次练习文件
+/// （只在第一次），再报告一个编译错误。这样“检查期间保存”每次都确定地发生在检查的正当中。
+#[cfg(unix)] // 假的 cargo 是一个 sh 脚本
+fn fake_cargo(scratch: &Scratch) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = scratch.0.join("fake-cargo");
+    fs::write(
+        &script,
+        r#"#!/bin/sh
+case "$*" in
+  *--no-run*)
+    echo '{"reason":"compiler-artifact","target":{"name":"exercises"},"executable":"/bin/true"}' ;;
+  *"--bin ex-tcp-server"*)
+    if [ ! -e "$SAVED_ONCE" ]; then
+      touch "$SAVED_ONCE"
+      printf '\n// 检查期间又保存了一次\n' >> "$EXERCISE_FILE"
+    fi
+    printf '%s\n' '{"reason":"compiler-message","target":{"name":"ex-tcp-server"},"message":{"level":"error","rendered":"error: 假的编译错误\n"}}' ;;
+esac
+"#,
+    )
+    .expect("写脚本");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+/// 准备一个改过练习 2.1 的教师练习册，返回（练习册，练习文件）。
+fn edited_clone(scratch: &Scratch) -> (PathBuf, PathBuf) {
+    let clone = instructor_clone(scratch);
+    let stub = clone.join("labs/exercises/tcp_server.rs");
+    // 去掉 todo!()：练习算是动过了（内容是什么不要紧，cargo 是假的）
+    let source = fs::read_to_string(&stub).expect("读练习");
+    fs::write(&stub, source.replace("todo!(", "unimplemented!(")).expect("写练习");
+    (clone, stub)
+}
+
+/// check 期间练习文件又被保存：不把旧结果记在新文件名下，并提醒再检查一次。
+#[cfg(unix)] // 用 sh 脚本扮演 cargo
+#[test]
+fn check_never_pairs_a_result_with_a_file_saved_during_the_check() {
+    let scratch = Scratch::new("race");
+    let (clone, stub) = edited_clone(&scratch);
+    let mut command = workbook(&clone);
+    command
+        .args(["check", "tcp-server"])
+        .env("CARGO", fake_cargo(&scratch))
+        .env("EXERCISE_FILE", &stub)
+        .env("SAVED_ONCE", scratch.0.join("saved-once"));
+    let (_, stdout, stderr) = run(command);
+    assert!(stdout.contains("假的编译错误"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("又被保存过"),
+        "应当提醒再检查一次：{stdout}"
+    );
+    let mut list = workbook(&clone);
+    list.arg("list");
+    let (_, listed, _) = run(list);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("tcp-server"))
+        .expect("list 里有 tcp-server");
+    assert!(
+        line.contains("已修改，待检查"),
+        "保存之后的文件还没检查过，不能显示旧的结果：{line}"
+    );
+}
+
+/// watch 期间练习文件又被保存：马上再检查一次，不等下一次保存。
+#[cfg(unix)] // 用 sh 脚本扮演 cargo
+#[test]
+fn watch_checks_again_after_a_save_during_a_check() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let scratch = Scratch::new("watch");
+    let (clone, stub) = edited_clone(&scratch);
+    let mut command = workbook(&clone);
+    command
+        .arg("watch")
+        .env("CARGO", fake_cargo(&scratch))
+        .env("EXERCISE_FILE", &stub)
+        .env("SAVED_ONCE", scratch.0.join("saved-once"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("启动 watch");
+    let stdout = child.stdout.take().expect("标准输出");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    let mut builds = 0;
+    while builds < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) => {
+                builds += usize::from(line.starts_with("编译 tcp-server"));
+                seen.push(line);
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let seen = seen.join("\n");
+    assert_eq!(builds, 2, "保存之后应当马上再检查一次：\n{seen}");
+    assert!(seen.contains("马上再检查一次"), "{seen}");
+}

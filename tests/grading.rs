@@ -499,3 +499,100 @@ fn watch_checks_again_after_a_save_during_a_check() {
     assert_eq!(builds, 2, "保存之后应当马上再检查一次：\n{seen}");
     assert!(seen.contains("马上再检查一次"), "{seen}");
 }
+
+// ---------------------------------------------------------------- 学生看得懂的反馈、按测试给分
+
+/// 改了一句话的 UDP 客户端：6 个测试过 4 个，得 6.7 分而不是 0 分；最先给出的是和书中记录的对照，
+/// 中文的逐行对照，没有 Rust 的 panic 位置、left/right、insta 的英文报告。
+/// 编译不过的练习：rustc 的原话一个字不改（行号栏和 ^ 标记对得上）。
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn feedback_is_readable_and_points_are_per_test() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("feedback");
+    let clone = instructor_clone(&scratch);
+    let student = scratch.0.join("bob");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    // 重发的那一行自己写，少了两个空格
+    let source = lab_with(
+        "labs/udp/client.rs",
+        "重发（第 {attempt} 次",
+        "重发（第{attempt}次",
+    );
+    fs::write(student.join("udp_client.rs"), source).expect("写练习");
+    fs::write(
+        student.join("tcp_client.rs"),
+        "fn main() {\n    let x: u32 = \"不是数字\";\n}\n",
+    )
+    .expect("写练习");
+
+    let mut command = workbook(&clone);
+    command
+        .args(["grade", "--format", "json", "--work-dir"])
+        .arg(shared_work_dir())
+        .args(["--exercise", "udp-client", "--exercise", "tcp-client"])
+        .arg(&student);
+    let (_, stdout, stderr) = run(command);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let udp = &json["exercises"][1];
+    assert_eq!(udp["id"], "3.2");
+    assert_eq!(udp["tests_passed"], 4, "{udp}");
+    assert_eq!(udp["points"], 6.67, "6 个测试过 4 个：10 × 4/6");
+    let detail = udp["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("- 等了 1 秒没有收到回复，重发（第 1 次"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("+ 等了 1 秒没有收到回复，重发（第1次"),
+        "{detail}"
+    );
+    for noise in [
+        "panicked at",
+        "left:",
+        "right:",
+        "insta",
+        "RUST_BACKTRACE",
+        "Snapshot",
+    ] {
+        assert!(!detail.contains(noise), "反馈里不该有 {noise}：{detail}");
+    }
+
+    let tcp = &json["exercises"][0];
+    assert_eq!(tcp["state"], "compile_error", "{tcp}");
+    let errors = tcp["detail"].as_str().unwrap_or("");
+    // rustc 的行号栏：以空格开头的 “ --> ” 和 “  |” 原样保留
+    assert!(errors.contains("error[E0308]"), "{errors}");
+    assert!(errors.lines().any(|l| l.starts_with(" --> ")), "{errors}");
+    assert!(
+        errors
+            .lines()
+            .any(|l| l.trim_start() == "|" && l.starts_with(' ')),
+        "{errors}"
+    );
+
+    // GitHub Classroom 的格式：每个测试一项，通过的测试各得一份分
+    let mut command = workbook(&clone);
+    command
+        .args(["grade", "--format", "classroom", "--work-dir"])
+        .arg(shared_work_dir())
+        .args(["--exercise", "udp-client"])
+        .arg(&student);
+    let (code, stdout, _) = run(command);
+    assert_eq!(code, Some(0), "评分运行了就以 0 退出，分数在结果里");
+    let encoded = stdout
+        .trim()
+        .strip_prefix("result=")
+        .expect("一行 result=<base64>");
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    let result: serde_json::Value = serde_json::from_slice(&decoded).expect("JSON");
+    assert_eq!(result["max_score"], 10);
+    let tests = result["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 6);
+    let score: f64 = tests.iter().filter_map(|t| t["score"].as_f64()).sum();
+    assert!((score - 10.0 * 4.0 / 6.0).abs() < 1e-9, "得分 {score}");
+}

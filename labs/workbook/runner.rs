@@ -610,7 +610,8 @@ impl CargoMessages {
 /// 运行一条 cargo 命令（加上 `--message-format=json`），收集它的消息。
 fn cargo_json(job: &Job, args: &[&str]) -> Result<CargoMessages, String> {
     let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--message-format=json", "--quiet"]);
+    // --locked：Cargo.lock 是规格的一部分，cargo 不许改写它（改写了就会被当成篡改）
+    all.extend(["--message-format=json", "--quiet", "--locked"]);
     let output = cargo(job.root, job.target_dir, &all)?;
     let messages = String::from_utf8_lossy(&output.stdout)
         .lines()

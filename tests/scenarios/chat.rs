@@ -67,18 +67,22 @@ impl Conversation {
     async fn hears(&mut self, name: &'static str, expected: &str) {
         let line = self.peer(name).next_line().await;
         self.log.push(format!("{name:<5} < {line}"));
-        assert_eq!(
-            line,
-            expected,
-            "{name} 收到的这一行不对。\n对话记录：\n{}",
-            self.log.join("\n")
-        );
+        if line != expected {
+            panic!(
+                "{name} 收到的这一行不对。\n期望：{expected}\n实际：{line}\n对话记录：\n{}",
+                self.log.join("\n")
+            );
+        }
     }
 
     /// `name` 的连接必须已经结束，而且之前没有多余的行。
     async fn sees_closed(&mut self, name: &'static str) {
         let rest = self.peer(name).expect_closed().await;
-        assert!(rest.is_empty(), "{name} 多收到了：{rest:?}");
+        assert!(
+            rest.is_empty(),
+            "{name} 的连接结束之前，多收到了：\n{}",
+            rest.join("\n")
+        );
         self.log.push(format!("{name:<5} [连接已关闭]"));
     }
 
@@ -434,8 +438,12 @@ pub async fn server_relays_between_many_clients(server: &Path) {
             for _ in 0..(count - 1) * 10 {
                 let line = peer.next_line().await;
                 let (from, seq) = parse_numbered(&line);
-                assert_ne!(from, id, "自己说的话不该转回给自己");
-                assert_eq!(seq, next[from], "p{id} 收到 p{from} 的消息顺序不对：{line}");
+                assert!(from != id, "自己说的话不该转回给自己：p{id} 收到了 {line}");
+                assert!(
+                    seq == next[from],
+                    "p{id} 收到 p{from} 的消息顺序不对：期望 p{from} 的第 {} 条，收到 {line}",
+                    next[from]
+                );
                 next[from] += 1;
                 seen.push((from, seq));
             }
@@ -458,10 +466,9 @@ pub async fn server_relays_between_many_clients(server: &Path) {
                     .filter(|(from, _)| *from != a && *from != b)
                     .collect()
             };
-            assert_eq!(
-                others(&seen_by[a]),
-                others(&seen_by[b]),
-                "p{a} 和 p{b} 看到的别人说话的顺序不一样"
+            assert!(
+                others(&seen_by[a]) == others(&seen_by[b]),
+                "p{a} 和 p{b} 看到的别人说话的顺序不一样：同一个服务端转发的话，每个人看到的先后应当相同"
             );
         }
     }
@@ -614,8 +621,7 @@ pub async fn client_full_duplex(client: &Path) {
     drop(server);
     client.expect_line("[系统] 服务端要关闭了，再见！").await;
     client.expect_line("服务端关闭了连接，聊天结束。").await;
-    let status = client.wait_exit().await;
-    assert_eq!(status.code(), Some(1), "{}", client.transcript());
+    client.expect_exit(1).await;
     assert_transcript("chat_client_full_duplex", &client.transcript());
 }
 
@@ -637,17 +643,25 @@ pub async fn client_leaves_cleanly(client: &Path) {
         }
         // 服务端收到的是 /quit（如果输入了它）和连接结束
         let rest = server.expect_closed().await;
-        assert_eq!(rest.first().map(String::as_str), sent, "{typed:?}");
+        let how = typed.map_or("输入结束（Ctrl-D）".to_string(), |t| {
+            format!("输入 {t}")
+        });
+        assert!(
+            rest.first().map(String::as_str) == sent,
+            "{how} 之后，服务端应当收到{}，实际收到：{}",
+            sent.map_or("连接结束（什么也不发）".to_string(), |s| format!(
+                " {s} 再收到连接结束"
+            )),
+            if rest.is_empty() {
+                "（什么也没有）".to_string()
+            } else {
+                rest.join(" | ")
+            }
+        );
         // 服务端在对方关闭发送方向后还能说最后一句
         server.say("[系统] 再见！").await;
         drop(server);
-        let status = program.wait_exit().await;
-        assert_eq!(
-            status.code(),
-            Some(0),
-            "{typed:?}：\n{}",
-            program.transcript()
-        );
+        program.expect_exit(0).await;
         assert!(
             program.transcript().contains("[系统] 再见！"),
             "离开前应当显示完服务端最后说的话：\n{}",
@@ -724,12 +738,7 @@ pub async fn client_with_ncat_chat(client: &Path) {
         .wait_for_line(|line| line.ends_with("hi from nc"))
         .await;
     alice.type_line("Q").await;
-    assert_eq!(
-        alice.wait_exit().await.code(),
-        Some(0),
-        "{}",
-        alice.transcript()
-    );
+    alice.expect_exit(0).await;
     ncat.kill().await.ok();
 }
 

@@ -121,19 +121,24 @@ pub async fn server_echoes_large_payload(server: &Path) {
         writer // 留着写的那一半，直到读完为止
     });
     let mut echoed = Vec::new();
-    let read = timeout(WAIT * 3, reader.read_to_end(&mut echoed)).await;
-    assert!(
-        matches!(read, Ok(Ok(_))),
-        "1 MiB 没能在 {:?} 内全部回来（收到 {} 字节）：{read:?}",
-        WAIT * 3,
-        echoed.len()
-    );
+    match timeout(WAIT * 3, reader.read_to_end(&mut echoed)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => panic!(
+            "发出 1 MiB 之后，读回声时出错：{}（已经收到 {} 字节）",
+            socket_workbook::errors::cause(&err),
+            echoed.len()
+        ),
+        Err(_) => panic!(
+            "等了 {} 秒，1 MiB 的回声还没有全部回来（收到 {} 字节），服务端也没有关闭连接",
+            WAIT_SECS * 3,
+            echoed.len()
+        ),
+    }
     let _writer = timeout(WAIT, sending)
         .await
         .expect("发送超时")
         .expect("发送任务");
-    assert_eq!(echoed.len(), payload.len(), "回声的长度不对");
-    assert!(echoed == payload, "回声的内容和发出的不一致");
+    same_bytes(&echoed, &payload, "1 MiB 的回声和发出的不一致。");
 }
 
 /// 端口已被占用：一行中文说明原因和办法，退出码非零。
@@ -204,16 +209,25 @@ pub async fn client_reads_piped_input(client: &Path) {
     .await
     .expect("客户端任务");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "客户端应当正常退出：{output:?}");
-    assert_eq!(stdout, "第一行\nsecond\n", "标准输出只应当有两条回声");
+    assert!(
+        output.status.success(),
+        "客户端应当正常退出，实际是 {}。标准输出：\n{stdout}\n标准错误：\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    same_bytes(
+        stdout.as_bytes(),
+        "第一行\nsecond\n".as_bytes(),
+        "标准输出只应当有两条回声（空行不发，q 之后的不发）。",
+    );
     let received = timeout(WAIT, received)
         .await
         .expect("等服务端")
         .expect("服务端任务");
-    assert_eq!(
-        String::from_utf8_lossy(&received),
-        "第一行second",
-        "服务端收到的字节不对"
+    same_bytes(
+        &received,
+        "第一行second".as_bytes(),
+        "服务端收到的字节不对（要发送的是去掉行尾换行的每一行）。",
     );
 }
 
@@ -238,7 +252,11 @@ pub async fn client_waits_for_whole_echo(client: &Path) {
     client.next_line().await; // 连接成功的提示
     client.type_line("hello").await;
     let request = read_exactly(&mut stream, 5).await;
-    assert_eq!(request, b"hello");
+    same_bytes(
+        &request,
+        b"hello",
+        "客户端应当发出输入的那一行（不带换行）。",
+    );
     stream.write_all(b"hel").await.expect("发送前半截");
     // 这里的停顿不是用来同步的：它给“只读一次”的错误实现留出时间，
     // 让它把半截回声打印出来，从而被下面的断言发现。正确的实现不受停顿长短影响。
@@ -246,11 +264,7 @@ pub async fn client_waits_for_whole_echo(client: &Path) {
     stream.write_all(b"lo").await.expect("发送后半截");
     client.expect_line("hello").await;
     client.close_stdin();
-    assert!(
-        client.wait_exit().await.success(),
-        "{}",
-        client.transcript()
-    );
+    client.expect_exit(0).await;
 }
 
 /// 服务端只回了一半就不再回复（教程的 Go 服务端遇到长行就会这样）：客户端等到时限，说明情况并退出。
@@ -266,12 +280,7 @@ pub async fn client_reports_partial_echo(client: &Path) {
     client
         .expect_line("等了 1 秒，这条回声只收到 3/5 字节：服务端没有把数据全部发回来")
         .await;
-    assert_eq!(
-        client.wait_exit().await.code(),
-        Some(1),
-        "{}",
-        client.transcript()
-    );
+    client.expect_exit(1).await;
 }
 
 /// 服务端收到消息后直接关闭连接：客户端说明服务端走了，退出码非零。
@@ -287,12 +296,7 @@ pub async fn client_reports_server_gone(client: &Path) {
     client
         .expect_line("服务端关闭了连接（这条回声只收到 0/5 字节），它可能已经退出")
         .await;
-    assert_eq!(
-        client.wait_exit().await.code(),
-        Some(1),
-        "{}",
-        client.transcript()
-    );
+    client.expect_exit(1).await;
 }
 
 /// 没有服务端在运行：一行中文说明原因，并给出启动服务端的命令，退出码非零。

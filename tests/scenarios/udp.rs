@@ -67,12 +67,8 @@ pub async fn server_keeps_boundaries(server: &Path) {
     }
     for message in messages {
         let (echo, from) = udp_recv(&client).await;
-        assert_eq!(from, addr, "回复应当来自服务端");
-        assert_eq!(
-            String::from_utf8_lossy(&echo),
-            String::from_utf8_lossy(message),
-            "每次接收应当正好是一个数据报"
-        );
+        assert!(from == addr, "回复应当来自服务端 {addr}，实际来自 {from}");
+        same_bytes(&echo, message, "每次接收应当正好是一个数据报，边界不变。");
     }
     for (text, len) in [("one", 3), ("two", 3), ("three", 5)] {
         server
@@ -91,7 +87,11 @@ pub async fn server_truncates_at_buf_size(server: &Path) {
 
     client.send(b"hello world").await.expect("发送数据报");
     let (echo, _) = udp_recv(&client).await;
-    assert_eq!(echo, b"hello wo", "缓冲区 8 字节时，回声应当只有前 8 字节");
+    same_bytes(
+        &echo,
+        b"hello wo",
+        "缓冲区 8 字节时，回声应当只有前 8 字节。",
+    );
     server
         .expect_line(&format!("read from {me} , content is hello wo, length = 8"))
         .await;
@@ -118,10 +118,10 @@ pub async fn server_simulates_loss(server: &Path) {
     // 服务端按顺序处理：如果 first 被回复了，它会先于 second 的回声到达
     client.send(b"second").await.expect("发送数据报");
     let (echo, _) = udp_recv(&client).await;
-    assert_eq!(
-        String::from_utf8_lossy(&echo),
-        "second",
-        "被丢掉的数据报不该有回复"
+    same_bytes(
+        &echo,
+        b"second",
+        "被丢掉的数据报不该有回复：先到的回声应当是 second。",
     );
     server
         .expect_line(&format!("read from {me} , content is second, length = 6"))
@@ -218,13 +218,28 @@ async fn echo_server(buf_size: usize) -> (SocketAddr, mpsc::UnboundedReceiver<Ve
     (addr, received)
 }
 
+/// 服务端收到的数据报应当正好是 `expected`。
+fn same_datagrams(got: Vec<String>, expected: &[&str]) {
+    if got != expected {
+        panic!(
+            "服务端收到的数据报不对。\n期望：{}\n实际：{}",
+            expected.join(" | "),
+            got.join(" | ")
+        );
+    }
+}
+
 /// 在时限内从通道里取出 `count` 个数据报。
 async fn take(received: &mut mpsc::UnboundedReceiver<Vec<u8>>, count: usize) -> Vec<String> {
     let mut got = Vec::new();
     for _ in 0..count {
         match timeout(WAIT, received.recv()).await {
             Ok(Some(datagram)) => got.push(String::from_utf8_lossy(&datagram).into_owned()),
-            _ => panic!("期望收到 {count} 个数据报，只收到 {got:?}"),
+            _ => panic!(
+                "期望收到 {count} 个数据报，只收到 {} 个：{}",
+                got.len(),
+                got.join("、")
+            ),
         }
     }
     got
@@ -256,7 +271,7 @@ pub async fn client_transcript(client: &Path) {
         .await;
     let status = client.wait_exit().await;
     assert!(status.success(), "应当正常退出：\n{}", client.transcript());
-    assert_eq!(take(&mut received, 1).await, ["hello world"]);
+    same_datagrams(take(&mut received, 1).await, &["hello world"]);
     assert_udp_transcript("udp_client_run", &client.transcript());
 }
 
@@ -271,7 +286,7 @@ pub async fn client_sends_each_line(client: &Path) {
     )
     .await;
     assert_udp_transcript("udp_client_stdin", &transcript);
-    assert_eq!(take(&mut received, 3).await, ["第一行", "", "second"]);
+    same_datagrams(take(&mut received, 3).await, &["第一行", "", "second"]);
 }
 
 /// 服务端的缓冲区只有 8 字节：回复被截断，客户端指出少了多少。
@@ -280,7 +295,7 @@ pub async fn client_notices_truncation(client: &Path) {
     let addr = addr.to_string();
     let (transcript, _) = run_client(client, &["--addr", &addr], "").await;
     assert_udp_transcript("udp_client_truncated", &transcript);
-    assert_eq!(take(&mut received, 1).await, ["hello wo"]);
+    same_datagrams(take(&mut received, 1).await, &["hello wo"]);
 }
 
 /// 第一个数据报“丢了”（测试的服务端收下但不回复）：客户端等到时限后重发，第二次收到回复。
@@ -304,10 +319,8 @@ pub async fn client_retries_after_loss(client: &Path) {
         .await
         .expect("等服务端")
         .expect("服务端");
-    assert_eq!(
-        (&first[..], &second[..]),
-        (&b"hello world"[..], &b"hello world"[..])
-    );
+    same_bytes(&first, b"hello world", "第一次发出的数据报不对。");
+    same_bytes(&second, b"hello world", "重发的应当是同一个数据报。");
 }
 
 /// 服务端在（端口有人占着），但从不回复：客户端发 1 + 2 次、每次等 0.2 秒，然后说明原因、非零退出。
@@ -328,7 +341,11 @@ pub async fn client_gives_up_without_reply(client: &Path) {
     assert!(elapsed < WAIT, "应当在时限内放弃，实际用了 {elapsed:?}");
     for _ in 0..3 {
         let (datagram, _) = udp_recv(&silent).await;
-        assert_eq!(datagram, b"hello world", "每次重发的都应当是同一个数据报");
+        same_bytes(
+            &datagram,
+            b"hello world",
+            "每次重发的都应当是同一个数据报。",
+        );
     }
 }
 

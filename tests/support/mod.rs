@@ -17,8 +17,35 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-/// 任何一次等待的上限。正常情况下每一步只需要几毫秒。
-pub const WAIT: Duration = Duration::from_secs(10);
+/// 任何一次等待的上限（秒）。正常情况下每一步只需要几毫秒。
+pub const WAIT_SECS: u64 = 10;
+pub const WAIT: Duration = Duration::from_secs(WAIT_SECS);
+
+/// 把收发的字节显示成一行字（不是 UTF-8 的字节显示为 �，控制字符显示成转义），给失败信息用。
+pub fn shown(bytes: &[u8]) -> String {
+    socket_workbook::text::printable(bytes)
+}
+
+/// 两段字节应当一样；不一样时用中文说明期望什么、实际是什么（太长的只显示开头）。
+pub fn same_bytes(actual: &[u8], expected: &[u8], what: &str) {
+    if actual != expected {
+        let brief = |bytes: &[u8]| {
+            let text = shown(&bytes[..bytes.len().min(200)]);
+            if bytes.len() > 200 {
+                format!("{text}……")
+            } else {
+                text
+            }
+        };
+        panic!(
+            "{what}\n期望（{} 字节）：{}\n实际（{} 字节）：{}",
+            expected.len(),
+            brief(expected),
+            actual.len(),
+            brief(actual)
+        );
+    }
+}
 
 /// 一个正在运行的程序，以及它到目前为止的文字记录。
 pub struct Program {
@@ -101,7 +128,7 @@ impl Program {
                 self.history()
             ),
             Err(_) => panic!(
-                "等了 {WAIT:?}，{} 没有再输出任何一行。\n到目前为止的记录：\n{}",
+                "等了 {WAIT_SECS} 秒，{} 没有再输出任何一行。\n到目前为止的记录：\n{}",
                 self.name,
                 self.history()
             ),
@@ -126,13 +153,16 @@ impl Program {
         let stdin = self.stdin.as_mut().expect("标准输入已经关闭");
         let typed = format!("{text}\n");
         let written = timeout(WAIT, stdin.write_all(typed.as_bytes())).await;
-        if !matches!(written, Ok(Ok(()))) {
-            panic!(
-                "无法向 {} 输入：{written:?}\n记录：\n{}",
-                self.name,
-                self.history()
-            );
-        }
+        let why = match written {
+            Ok(Ok(())) => return,
+            Ok(Err(err)) => socket_workbook::errors::cause(&err),
+            Err(_) => format!("等了 {WAIT_SECS} 秒也写不进去（程序没有读标准输入）"),
+        };
+        panic!(
+            "无法向 {} 输入：{why}\n记录：\n{}",
+            self.name,
+            self.history()
+        );
     }
 
     /// 关闭标准输入，相当于在终端里按 Ctrl-D。
@@ -147,7 +177,7 @@ impl Program {
             Ok(Ok(status)) => status,
             Ok(Err(err)) => panic!("等待 {} 退出失败：{err}", self.name),
             Err(_) => panic!(
-                "等了 {WAIT:?}，{} 还没有退出。\n记录：\n{}",
+                "等了 {WAIT_SECS} 秒，{} 还没有退出。\n记录：\n{}",
                 self.name,
                 self.history()
             ),
@@ -161,6 +191,21 @@ impl Program {
             .map_or("被信号终止".to_string(), |code| code.to_string());
         self.transcript.push(format!("[退出码 {code}]"));
         status
+    }
+
+    /// 等程序自己退出，退出码必须是 `code`。
+    pub async fn expect_exit(&mut self, code: i32) {
+        let status = self.wait_exit().await;
+        if status.code() != Some(code) {
+            let actual = status
+                .code()
+                .map_or("被信号终止".to_string(), |c| format!("退出码 {c}"));
+            panic!(
+                "{} 应当以退出码 {code} 结束，实际是{actual}。\n记录：\n{}",
+                self.name,
+                self.history()
+            );
+        }
     }
 
     /// 到目前为止的记录，一行一条。
@@ -231,7 +276,7 @@ pub async fn connect(addr: SocketAddr) -> TcpStream {
     match timeout(WAIT, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => panic!("连不上 {addr}：{err}"),
-        Err(_) => panic!("连接 {addr} 超时（{WAIT:?}）"),
+        Err(_) => panic!("连接 {addr} 超时（{WAIT_SECS} 秒）"),
     }
 }
 
@@ -240,23 +285,23 @@ pub async fn accept(listener: &TcpListener) -> TcpStream {
     match timeout(WAIT, listener.accept()).await {
         Ok(Ok((stream, _))) => stream,
         Ok(Err(err)) => panic!("accept 失败：{err}"),
-        Err(_) => panic!("等了 {WAIT:?} 没有人连上来"),
+        Err(_) => panic!("等了 {WAIT_SECS} 秒 没有人连上来"),
     }
 }
 
 /// 发送 `data`，再在时限内读回恰好同样多的字节，要求和发出去的一模一样。
 pub async fn echo_round_trip(stream: &mut TcpStream, data: &[u8]) {
-    timeout(WAIT, stream.write_all(data))
-        .await
-        .expect("发送超时")
-        .expect("发送失败");
+    match timeout(WAIT, stream.write_all(data)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => panic!(
+            "发送 {} 失败：{}",
+            shown(data),
+            socket_workbook::errors::cause(&err)
+        ),
+        Err(_) => panic!("等了 {WAIT_SECS} 秒，{} 还没有发出去", shown(data)),
+    }
     let echo = read_exactly(stream, data.len()).await;
-    assert!(
-        echo == data,
-        "回声和发出的内容不一致。\n发出：{:?}\n收到：{:?}",
-        String::from_utf8_lossy(data),
-        String::from_utf8_lossy(&echo)
-    );
+    same_bytes(&echo, data, "回声和发出的内容不一致。");
 }
 
 /// 在时限内读满 `len` 个字节；读不满时报告已经收到了什么。
@@ -266,14 +311,17 @@ pub async fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
     while got < len {
         match timeout(WAIT, stream.read(&mut buf[got..])).await {
             Ok(Ok(0)) => panic!(
-                "对方关闭了连接：期望 {len} 字节，只收到 {got} 字节：{:?}",
-                String::from_utf8_lossy(&buf[..got])
+                "对方关闭了连接：期望 {len} 字节，只收到 {got} 字节：{}",
+                shown(&buf[..got])
             ),
             Ok(Ok(n)) => got += n,
-            Ok(Err(err)) => panic!("读取失败（已收到 {got}/{len} 字节）：{err}"),
+            Ok(Err(err)) => panic!(
+                "读取失败（已收到 {got}/{len} 字节）：{}",
+                socket_workbook::errors::cause(&err)
+            ),
             Err(_) => panic!(
-                "等了 {WAIT:?}，期望 {len} 字节，只收到 {got} 字节：{:?}",
-                String::from_utf8_lossy(&buf[..got])
+                "等了 {WAIT_SECS} 秒，期望 {len} 字节，只收到 {got} 字节：{}",
+                shown(&buf[..got])
             ),
         }
     }
@@ -441,7 +489,7 @@ impl Program {
                     self.history()
                 ),
                 Err(_) => panic!(
-                    "等了 {WAIT:?}，{} 没有输出想要的那一行。\n记录：\n{}",
+                    "等了 {WAIT_SECS} 秒，{} 没有输出想要的那一行。\n记录：\n{}",
                     self.name,
                     self.history()
                 ),
@@ -467,7 +515,14 @@ pub fn run_to_exit(path: &Path, name: &str, args: &[&str], stdin: &str) -> Strin
         .output()
         .unwrap_or_else(|err| panic!("无法运行 {name}：{err}"));
     let Some(code) = output.status.code() else {
-        panic!("{name} 在 {WAIT:?} 内没有退出（或被信号终止）：{output:?}");
+        let mut partial = vec![format!("$ {name} {}", args.join(" "))];
+        for stream in [&output.stdout, &output.stderr] {
+            partial.extend(String::from_utf8_lossy(stream).lines().map(str::to_string));
+        }
+        panic!(
+            "{name} 在 {WAIT_SECS} 秒内没有退出（或者被信号终止了）。到那时为止的记录：\n{}",
+            indent(&partial.join("\n"))
+        );
     };
     let mut transcript = vec![format!("$ {name} {}", args.join(" "))];
     for stream in [&output.stdout, &output.stderr] {
@@ -508,7 +563,7 @@ pub async fn udp_recv(socket: &tokio::net::UdpSocket) -> (Vec<u8>, SocketAddr) {
     match timeout(WAIT, socket.recv_from(&mut buf)).await {
         Ok(Ok((n, from))) => (buf[..n].to_vec(), from),
         Ok(Err(err)) => panic!("接收数据报失败：{err}"),
-        Err(_) => panic!("等了 {WAIT:?} 没有收到数据报"),
+        Err(_) => panic!("等了 {WAIT_SECS} 秒 没有收到数据报"),
     }
 }
 
@@ -521,11 +576,11 @@ pub async fn udp_round_trip(socket: &tokio::net::UdpSocket, data: &[u8]) {
     let (echo, _) = udp_recv(socket).await;
     assert!(
         echo == data,
-        "回声和发出的数据报不一致。\n发出 {} 字节：{:?}\n收到 {} 字节：{:?}",
+        "回声和发出的数据报不一致。\n发出 {} 字节：{}\n收到 {} 字节：{}",
         data.len(),
-        String::from_utf8_lossy(data),
+        shown(data),
         echo.len(),
-        String::from_utf8_lossy(&echo)
+        shown(&echo)
     );
 }
 
@@ -566,10 +621,10 @@ pub async fn expect_closed(stream: &mut TcpStream, why: &str) {
     match timeout(WAIT, stream.read(&mut buf)).await {
         Ok(Ok(0)) | Ok(Err(_)) => {}
         Ok(Ok(n)) => panic!(
-            "{why}：对方应当关闭连接，却发来了 {n} 字节：{:?}",
-            String::from_utf8_lossy(&buf[..n])
+            "{why}：对方应当关闭连接，却发来了 {n} 字节：{}",
+            shown(&buf[..n])
         ),
-        Err(_) => panic!("{why}：等了 {WAIT:?}，对方还没有关闭连接"),
+        Err(_) => panic!("{why}：等了 {WAIT_SECS} 秒，对方还没有关闭连接"),
     }
 }
 
@@ -717,8 +772,12 @@ impl LinePeer {
                     .trim_end_matches(['\n', '\r'])
                     .to_string(),
             ),
-            Ok(Err(err)) => panic!("{} 读取失败：{err}", self.local),
-            Err(_) => panic!("等了 {WAIT:?}，{} 没有收到下一行", self.local),
+            Ok(Err(err)) => panic!(
+                "{} 读取失败：{}",
+                self.local,
+                socket_workbook::errors::cause(&err)
+            ),
+            Err(_) => panic!("等了 {WAIT_SECS} 秒，{} 没有收到下一行", self.local),
         }
     }
 
@@ -733,7 +792,12 @@ impl LinePeer {
     /// 下一行必须正好是 `expected`。
     pub async fn expect_line(&mut self, expected: &str) {
         let line = self.next_line().await;
-        assert_eq!(line, expected, "{} 收到的这一行不对", self.local);
+        if line != expected {
+            panic!(
+                "{} 收到的这一行不对。\n期望：{expected}\n实际：{line}",
+                self.local
+            );
+        }
     }
 
     /// 一直读，直到出现满足 `wanted` 的一行，返回之前（不含）读到的所有行和这一行。
@@ -764,8 +828,9 @@ impl LinePeer {
                         .to_string(),
                 ),
                 Err(_) => panic!(
-                    "等了 {WAIT:?}，{} 的连接还没有结束；收到了：{rest:?}",
-                    self.local
+                    "等了 {WAIT_SECS} 秒，{} 的连接还没有结束；收到了：\n{}",
+                    self.local,
+                    rest.join("\n")
                 ),
             }
         }

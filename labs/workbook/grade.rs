@@ -156,16 +156,31 @@ pub struct Slot {
     pub scratch: PathBuf,
     /// 在没有运行过任何学生程序的时候编译出来的程序，和它们的 SHA-256
     trusted: BTreeMap<PathBuf, String>,
+    /// 占着这个工位的锁（随 Slot 一起放开）
+    _lock: fs::File,
 }
 
 impl Slot {
-    pub fn new(dir: &Path) -> Slot {
-        Slot {
-            workbook: dir.join("workbook"),
-            target: dir.join("target"),
-            scratch: dir.join("scratch"),
-            trusted: BTreeMap::new(),
+    /// 在 `work` 里占一个没人用的工位（`slot-0`、`slot-1`……）。每个工位有一把文件锁：
+    /// 同时运行的几次评分（几个终端、几个 grade-folder 的线程）各用各的，互不干扰；
+    /// 进程结束时锁自动放开，下一次评分接着用这个工位里编译好的东西。
+    pub fn acquire(work: &Path) -> Result<Slot, String> {
+        for i in 0.. {
+            let dir = work.join(format!("slot-{i}"));
+            fs::create_dir_all(&dir).map_err(|err| format!("无法创建 {}：{err}", dir.display()))?;
+            let lock = fs::File::create(dir.join("lock"))
+                .map_err(|err| format!("无法创建 {}：{err}", dir.join("lock").display()))?;
+            if lock.try_lock().is_ok() {
+                return Ok(Slot {
+                    workbook: dir.join("workbook"),
+                    target: dir.join("target"),
+                    scratch: dir.join("scratch"),
+                    trusted: BTreeMap::new(),
+                    _lock: lock,
+                });
+            }
         }
+        unreachable!("工位的编号用不完")
     }
 }
 

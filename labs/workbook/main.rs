@@ -509,12 +509,13 @@ fn grade_one(
         return Err(format!("找不到作业文件夹 {}", folder.display()));
     }
     let submission = Submission::from_folder(&name, folder);
-    let exercises: Vec<&'static Exercise> = if names.is_empty() {
-        ALL.iter().collect()
-    } else {
-        names.iter().map(|n| find(n)).collect::<Result<_, _>>()?
-    };
-    let mut slot = Slot::new(&work_dir(root, grading).join("single"));
+    let wanted: Vec<&'static Exercise> = names.iter().map(|n| find(n)).collect::<Result<_, _>>()?;
+    // 按练习清单的顺序，不管命令行里写的顺序
+    let exercises: Vec<&'static Exercise> = ALL
+        .iter()
+        .filter(|ex| wanted.is_empty() || wanted.iter().any(|w| w.id == ex.id))
+        .collect();
+    let mut slot = Slot::acquire(&work_dir(root, grading))?;
     let quiet = |_: Progress| {};
     let loud = |p: Progress| eprint_progress(p);
     let progress: &(dyn Fn(Progress) + Sync) = match format {
@@ -605,10 +606,12 @@ fn grade_folder(
     let results: Mutex<Vec<Option<Result<Graded, String>>>> =
         Mutex::new((0..students.len()).map(|_| None).collect());
     let started = Instant::now();
+    let slots = (0..jobs.min(students.len()))
+        .map(|_| Slot::acquire(&work))
+        .collect::<Result<Vec<_>, _>>()?;
     thread::scope(|scope| {
-        for worker in 0..jobs.min(students.len()) {
+        for mut slot in slots {
             let (tree, students, next, results, bar) = (&tree, &students, &next, &results, &bar);
-            let mut slot = Slot::new(&work.join(format!("slot-{worker}")));
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
@@ -698,7 +701,7 @@ fn selftest(root: &Path) -> Result<ExitCode, String> {
     sync_classroom(root, true)?;
     // 唯一的例外：selftest 检验的是维护者还没提交的改动，所以规格取自工作目录
     let tree = Tree::from_working_tree(root)?;
-    let mut slot = Slot::new(&root.join("target/selftest"));
+    let mut slot = Slot::acquire(&root.join("target/selftest"))?;
     let all: Vec<&'static Exercise> = ALL.iter().collect();
     let mut problems = Vec::new();
 

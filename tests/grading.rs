@@ -596,3 +596,27 @@ fn feedback_is_readable_and_points_are_per_test() {
     let score: f64 = tests.iter().filter_map(|t| t["score"].as_f64()).sum();
     assert!((score - 10.0 * 4.0 / 6.0).abs() < 1e-9, "得分 {score}");
 }
+
+/// 一次评分占着工位 slot-0 的时候，另一次评分用 slot-1，不会和它抢同一份副本。
+#[test]
+fn a_busy_grading_slot_is_left_alone() {
+    let scratch = Scratch::new("slots");
+    let clone = instructor_clone(&scratch);
+    let work = scratch.0.join("work");
+    fs::create_dir_all(work.join("slot-0")).expect("工位目录");
+    let busy = fs::File::create(work.join("slot-0/lock")).expect("锁文件");
+    busy.lock().expect("占住 slot-0");
+    let student = scratch.0.join("carol");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    let mut command = workbook(&clone);
+    command
+        .args(["grade", "--format", "json", "--work-dir"])
+        .arg(&work)
+        .arg(&student);
+    let (_, stdout, stderr) = run(command);
+    assert!(stdout.contains("\"status\": \"empty\""), "{stdout}{stderr}");
+    assert!(
+        work.join("slot-1/lock").exists(),
+        "slot-0 被占着，应当用 slot-1"
+    );
+}

@@ -456,6 +456,8 @@ fn watch(root: &Path) -> Result<ExitCode, String> {
             return Ok(ExitCode::SUCCESS);
         };
         println!("\n==== 练习 {}：{}（编辑 {}）", ex.id, ex.title, ex.stub);
+        // 检查开始之前的样子：之后（检查期间、打印结果时）的任何一次保存都会触发下一次检查
+        let before = all_hashes(root);
         let (outcome, saved_meanwhile) = check_in_place(root, ex)?;
         print!("{}", explain(&outcome));
         if saved_meanwhile {
@@ -466,7 +468,7 @@ fn watch(root: &Path) -> Result<ExitCode, String> {
             continue; // 直接进入下一个练习
         }
         println!("\n保存练习文件后会自动重新检查；按 Ctrl-C 退出。");
-        wait_for_save(root, &all_hashes(root));
+        wait_for_save(root, &before);
     }
 }
 

@@ -197,6 +197,27 @@ fn symlinked_exercise_is_tampering() {
     assert_eq!(json["status"], "tampered");
     assert_eq!(json["total"], 0.0);
     assert!(json["note"].as_str().unwrap_or("").contains("符号链接"));
+
+    // 路径中间的目录是符号链接（指向同学的作业）也一样
+    let honest = scratch.0.join("honest");
+    fs::create_dir_all(honest.join("labs/exercises")).expect("同学的作业");
+    fs::copy(
+        clone.join("labs/tcp/server.rs"),
+        honest.join("labs/exercises/tcp_server.rs"),
+    )
+    .expect("同学的练习");
+    let copycat = scratch.0.join("copycat");
+    fs::create_dir_all(&copycat).expect("作业文件夹");
+    std::os::unix::fs::symlink(honest.join("labs"), copycat.join("labs")).expect("符号链接");
+    let mut command = workbook(&clone);
+    command
+        .args(["grade", "--format", "json", "--work-dir"])
+        .arg(scratch.0.join("work"))
+        .arg(&copycat);
+    let (code, stdout, _) = run(command);
+    assert_eq!(code, Some(3), "篡改的退出码是 3：{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json["status"], "tampered", "{json}");
 }
 
 /// cargo 启动不了：说“无法启动 cargo”，而不是“编译超时”。
@@ -402,7 +423,7 @@ case "$*" in
       touch "$SAVED_ONCE"
       printf '\n// 检查期间又保存了一次\n' >> "$EXERCISE_FILE"
     fi
-    printf '%s\n' '{"reason":"compiler-message","target":{"name":"ex-tcp-server"},"message":{"level":"error","rendered":"error: 假的编译错误\n"}}' ;;
+    printf '%s\n' '{"reason":"compiler-message","target":{"name":"ex-tcp-server"},"message":{"level":"error","rendered":"error: 假的编译错误\n --> labs/exercises/tcp_server.rs:1:1\n"}}' ;;
 esac
 "#,
     )
@@ -619,4 +640,40 @@ fn a_busy_grading_slot_is_left_alone() {
         work.join("slot-1/lock").exists(),
         "slot-0 被占着，应当用 slot-1"
     );
+}
+
+/// 学生的程序往测试程序的标准输出里写假的 `test … ... ok`（在 Linux 上打开 /proc/父进程/fd/1），
+/// 还夹着一个不是 UTF-8 的字节，想让评分工具读到一半就停下：记为篡改，0 分。
+#[cfg(target_os = "linux")] // /proc/PID/fd 是 Linux 的
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn program_that_writes_fake_results_is_caught() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("forge");
+    let clone = instructor_clone(&scratch);
+    let mallory = scratch.0.join("mallory");
+    fs::create_dir_all(&mallory).expect("作业文件夹");
+    let forge = r#"
+fn forge() {
+    use std::io::Write;
+    let parent = std::os::unix::process::parent_id();
+    if let Ok(mut out) = std::fs::OpenOptions::new().write(true).open(format!("/proc/{parent}/fd/1")) {
+        for name in ["server_transcript", "server_serves_50_concurrent_clients",
+                     "server_survives_a_reset_client", "server_echoes_1_mib_intact"] {
+            let _ = writeln!(out, "test ex_2_1_{name} ... ok");
+        }
+        let _ = out.write_all(b"\xff\xfe\n");
+    }
+    std::process::exit(1);
+}
+"#;
+    let source = lab_with(
+        "labs/tcp/server.rs",
+        "let args = Args::parse();",
+        "let args = Args::parse();\n    forge();",
+    ) + forge;
+    fs::write(mallory.join("tcp_server.rs"), source).expect("写练习");
+    let json = grade_json(&clone, &mallory, "tcp-server");
+    assert_eq!(json["status"], "tampered", "{json}");
+    assert_eq!(json["total"], 0.0);
 }

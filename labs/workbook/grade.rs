@@ -55,6 +55,14 @@ impl Submission {
         };
         for ex in ALL {
             for candidate in [dir.join(ex.stub), dir.join(file_name(ex))] {
+                // 路径上的每一级目录都必须是真的目录：指向别处的符号链接（例如指向同学的作业）不算数
+                if let Some(link) = linked_folder(&dir, &candidate) {
+                    submission.problems.push(format!(
+                        "{} 是一个符号链接：作业里的目录和文件必须是学生自己的",
+                        link.strip_prefix(&dir).unwrap_or(&link).display()
+                    ));
+                    break;
+                }
                 let Ok(meta) = fs::symlink_metadata(&candidate) else {
                     continue;
                 };
@@ -96,9 +104,26 @@ fn single_subfolder(dir: &Path) -> Option<PathBuf> {
         })
         .collect();
     match entries.as_slice() {
-        [only] if only.is_dir() => Some(only.clone()),
+        // 符号链接不算：它可能指向同学的作业
+        [only] if fs::symlink_metadata(only).is_ok_and(|m| m.is_dir()) => Some(only.clone()),
         _ => None,
     }
+}
+
+/// `file` 在 `dir` 之下的路径上，第一个是符号链接的目录（没有就是 None）。
+fn linked_folder(dir: &Path, file: &Path) -> Option<PathBuf> {
+    let relative = file.strip_prefix(dir).ok()?;
+    let mut at = dir.to_path_buf();
+    let parts: Vec<_> = relative.components().collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => return Some(at),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// 一份作业的总体情况（CSV 的“状态”一列）。
@@ -111,6 +136,8 @@ pub enum Status {
     CompileError,
     /// 规格或评分用的程序被改动：不给分
     Tampered,
+    /// 评分本身出了错（清空工位重试过一次），说明里写着原因：请单独重评
+    Error,
 }
 
 impl Status {
@@ -120,6 +147,7 @@ impl Status {
             Status::Empty => "empty",
             Status::CompileError => "compile_error",
             Status::Tampered => "tampered",
+            Status::Error => "error",
         }
     }
 
@@ -129,6 +157,7 @@ impl Status {
             Status::Empty => "空作业",
             Status::CompileError => "编译失败",
             Status::Tampered => "篡改",
+            Status::Error => "评分出错",
         }
     }
 }
@@ -153,7 +182,10 @@ impl Graded {
 pub struct Slot {
     pub workbook: PathBuf,
     pub target: PathBuf,
-    pub scratch: PathBuf,
+    /// 放各次评分的临时工作目录的地方（每次评分一个新的子目录）
+    dir: PathBuf,
+    /// 这个工位评过几份作业（用来给工作目录起不重复的名字）
+    graded: usize,
     /// 在没有运行过任何学生程序的时候编译出来的程序，和它们的 SHA-256
     trusted: BTreeMap<PathBuf, String>,
     /// 占着这个工位的锁（随 Slot 一起放开）
@@ -174,13 +206,65 @@ impl Slot {
                 return Ok(Slot {
                     workbook: dir.join("workbook"),
                     target: dir.join("target"),
-                    scratch: dir.join("scratch"),
+                    dir: dir.clone(),
+                    graded: 0,
                     trusted: BTreeMap::new(),
                     _lock: lock,
                 });
             }
         }
         unreachable!("工位的编号用不完")
+    }
+
+    /// 一个新的、空的工作目录给学生的程序用。每次评分换一个名字：上一个学生的程序
+    /// 就算把它的工作目录换成了一个文件，也挡不住下一个学生。
+    fn fresh_scratch(&mut self) -> Result<PathBuf, String> {
+        self.graded += 1;
+        let scratch = self
+            .dir
+            .join(format!("scratch-{}-{}", std::process::id(), self.graded));
+        remove_anything(&scratch);
+        fs::create_dir_all(&scratch)
+            .map_err(|err| format!("无法创建 {}：{err}", scratch.display()))?;
+        Ok(scratch)
+    }
+
+    /// 把工位清空重来：评分出了不是学生造成的错（例如编译好的东西被上一个学生的程序弄坏了）时用。
+    pub fn reset(&mut self) {
+        remove_anything(&self.workbook);
+        remove_anything(&self.target);
+        self.trusted.clear();
+    }
+}
+
+/// 删掉一个路径，不管它是目录还是文件（只读的也删）。
+fn remove_anything(path: &Path) {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        make_tree_writable(path);
+        let _ = fs::remove_dir_all(path);
+    } else {
+        let _ = fs::remove_file(path);
+    }
+}
+
+fn make_tree_writable(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => make_tree_writable(&path),
+            Ok(kind) if kind.is_file() => {
+                if let Ok(meta) = fs::metadata(&path) {
+                    let mut permissions = meta.permissions();
+                    #[allow(clippy::permissions_set_readonly_false)] // 只为了能删掉它
+                    permissions.set_readonly(false);
+                    let _ = fs::set_permissions(&path, permissions);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -239,15 +323,13 @@ pub fn grade(
 
     // 2. 铺一份干净的练习册
     tree.sync(&slot.workbook, &overrides)?;
-    let _ = fs::remove_dir_all(&slot.scratch);
-    fs::create_dir_all(&slot.scratch)
-        .map_err(|err| format!("无法创建 {}：{err}", slot.scratch.display()))?;
+    let scratch = slot.fresh_scratch()?;
 
     // 3. 编译。上一个学生的程序如果换掉了评分用的程序，这里删掉它们重新编译
     let job = Job {
         root: &slot.workbook,
         target_dir: &slot.target,
-        scratch: &slot.scratch,
+        scratch: &scratch,
         exercises: exercises.iter().map(|ex| (*ex, untouched(ex))).collect(),
         progress,
     };
@@ -290,7 +372,7 @@ pub fn grade(
             changed.push(format!("{}（评分用的程序被换掉）", path.display()));
         }
     }
-    let _ = fs::remove_dir_all(&slot.scratch);
+    remove_anything(&scratch);
     if !changed.is_empty() {
         // 被换掉的程序删掉：下一次评分（也许是另一个进程）会重新编译，而不是用上它们
         for (path, hash) in &expected {
@@ -344,6 +426,36 @@ fn not_started(ex: &'static Exercise, why: &str) -> Outcome {
             .collect(),
         detail: format!("{}：{why}", ex.stub),
         seconds: 0.0,
+    }
+}
+
+/// 评一份作业；评分本身出错时，清空工位再试一次，还是出错就记为“评分出错”（0 分，说明原因），
+/// 不让一份作业挡住整个班。
+pub fn grade_or_report(
+    tree: &Tree,
+    submission: &Submission,
+    exercises: &[&'static Exercise],
+    slot: &mut Slot,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Graded {
+    let first = grade(tree, submission, exercises, slot, false, progress);
+    let err = match first {
+        Ok(graded) => return graded,
+        Err(err) => err,
+    };
+    slot.reset();
+    match grade(tree, submission, exercises, slot, false, progress) {
+        Ok(graded) => graded,
+        Err(again) => {
+            let mut graded = tampered(submission, exercises, String::new());
+            for outcome in &mut graded.outcomes {
+                outcome.state = State::Failed;
+                outcome.detail = again.clone();
+            }
+            graded.status = Status::Error;
+            graded.note = format!("评分出错（清空评分副本重试过一次）：{again}（第一次：{err}）");
+            graded
+        }
     }
 }
 

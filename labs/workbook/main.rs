@@ -525,7 +525,10 @@ fn grade_one(
         _ => &quiet,
     };
     eprintln!("规格：{}；作业：{}", tree.source, folder.display());
-    let graded = grade::grade(&tree, &submission, &exercises, &mut slot, false, progress)?;
+    let graded = grade::grade_or_report(&tree, &submission, &exercises, &mut slot, progress);
+    if graded.status == Status::Error && !matches!(format, Format::Classroom) {
+        return Err(graded.note);
+    }
     match format {
         Format::Table => {
             for outcome in graded.outcomes.iter().filter(|o| o.state != State::Passed) {
@@ -605,7 +608,7 @@ fn grade_folder(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Graded, String>>>> =
+    let results: Mutex<Vec<Option<Graded>>> =
         Mutex::new((0..students.len()).map(|_| None).collect());
     let started = Instant::now();
     let slots = (0..jobs.min(students.len()))
@@ -622,7 +625,8 @@ fn grade_folder(
                     };
                     let submission = Submission::from_folder(name, path);
                     let all: Vec<&'static Exercise> = ALL.iter().collect();
-                    let graded = grade::grade(tree, &submission, &all, &mut slot, false, &|_| {});
+                    let graded =
+                        grade::grade_or_report(tree, &submission, &all, &mut slot, &|_| {});
                     bar.set_message(name.clone());
                     bar.inc(1);
                     if let Ok(mut results) = results.lock() {
@@ -638,17 +642,13 @@ fn grade_folder(
     let results = results.into_inner().unwrap_or_default();
     let mut rows = Vec::new();
     for ((name, _), result) in students.iter().zip(results) {
-        match result {
-            Some(Ok(graded)) => {
-                let json = report::json(&graded, &tree.source);
-                let file = json_dir.join(format!("{name}.json"));
-                fs::write(&file, json)
-                    .map_err(|err| format!("写不了 {}：{err}", file.display()))?;
-                rows.push(graded);
-            }
-            Some(Err(err)) => return Err(format!("评 {name} 的作业时出错：{err}")),
-            None => return Err(format!("{name} 的作业没有评完")),
-        }
+        let Some(graded) = result else {
+            return Err(format!("{name} 的作业没有评完"));
+        };
+        let json = report::json(&graded, &tree.source);
+        let file = json_dir.join(format!("{name}.json"));
+        fs::write(&file, json).map_err(|err| format!("写不了 {}：{err}", file.display()))?;
+        rows.push(graded);
     }
     let csv = report::csv(&rows, bom);
     fs::write(out, &csv).map_err(|err| format!("写不了 {}：{err}", out.display()))?;

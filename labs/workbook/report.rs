@@ -201,9 +201,16 @@ pub fn classroom(graded: &Graded) -> String {
         })
         .collect();
     let all_passed = graded.outcomes.iter().all(|o| o.state == State::Passed);
+    let status = if graded.status == Status::Error {
+        "error" // 评分本身出了错：Classroom 的汇总会把它显示成错误，而不是学生没做对
+    } else if all_passed {
+        "pass"
+    } else {
+        "fail"
+    };
     let result = json!({
         "version": 1,
-        "status": if all_passed { "pass" } else { "fail" },
+        "status": status,
         "max_score": max,
         "tests": tests,
     });

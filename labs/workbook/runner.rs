@@ -16,10 +16,16 @@ use serde_json::Value;
 
 use crate::exercises::Exercise;
 
-/// 一次编译最多用多久（第一次要编译全部依赖，所以给得宽一些）。
+/// 编译评分用的测试程序最多用多久（第一次要编译全部依赖，所以给得宽一些）。
 const BUILD_LIMIT: Duration = Duration::from_secs(900);
+/// 编译学生的练习最多用多久：依赖已经编译好了，正常几秒钟；超过它算学生的编译失败
+/// （例如一个编译期永远算不完的常量）。
+const STUDENT_BUILD_LIMIT: Duration = Duration::from_secs(300);
 /// 一次运行测试最多用多久。每个测试自己另有 60 秒的时限，这里只是最后一道保险。
 const TEST_LIMIT: Duration = Duration::from_secs(240);
+/// 测试程序的输出最多留下多少字节、一行最多多长（多出来的读了就扔）。
+const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+const MAX_LINE: u64 = 64 * 1024;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum State {
@@ -162,7 +168,12 @@ pub fn build(job: &Job) -> Result<Built, String> {
         let names: Vec<&'static str> = programs.iter().map(|i| job.exercises[*i].0.name).collect();
         (job.progress)(Progress::Building(&names));
         // 评分用的测试程序里没有学生的代码，编译不过说明练习册本身坏了
-        let spec = cargo_json(job, &["test", "--no-run", "--test", "exercises"])?;
+        let spec = cargo_json(
+            job,
+            &["test", "--no-run", "--test", "exercises"],
+            BUILD_LIMIT,
+        )?
+        .ok_or_else(|| format!("编译评分用的测试程序超过了 {} 秒", BUILD_LIMIT.as_secs()))?;
         let test_program = spec
             .executable("exercises")
             .ok_or_else(|| format!("评分用的测试程序编译失败：\n{}", spec.all_errors()))?;
@@ -170,7 +181,19 @@ pub fn build(job: &Job) -> Result<Built, String> {
         for i in &programs {
             args.extend(["--bin", job.exercises[*i].0.bin()]);
         }
-        let built = cargo_json(job, &args)?;
+        let Some(built) = cargo_json(job, &args, STUDENT_BUILD_LIMIT)? else {
+            for i in programs {
+                builds[i] = Build::Failed(format!(
+                    "编译超过了 {} 秒还没有结束，只好停下。是不是写了编译期要算很久的代码（例如很大的 const 循环）？",
+                    STUDENT_BUILD_LIMIT.as_secs()
+                ));
+            }
+            return Ok(Built {
+                builds,
+                test_programs,
+                executables,
+            });
+        };
         let mut tested = Vec::new();
         for i in programs {
             let bin = job.exercises[i].0.bin();
@@ -179,7 +202,16 @@ pub fn build(job: &Job) -> Result<Built, String> {
                     executables.push((path, true));
                     tested.push(i);
                 }
-                None => builds[i] = Build::Failed(built.errors_of(bin)),
+                None => {
+                    let errors = built.errors_of(bin);
+                    // 学生代码的错误总指向 labs/ 下的文件；别的错误（例如编译好的依赖坏了）不是学生的
+                    if !errors.contains("--> labs/") {
+                        return Err(format!(
+                            "编译 {bin} 失败，但错误不在练习文件里（评分目录里编译好的东西可能坏了）：\n{errors}"
+                        ));
+                    }
+                    builds[i] = Build::Failed(errors);
+                }
             }
         }
         if !tested.is_empty() {
@@ -314,7 +346,18 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
     if let Some(error) = &run.error {
         return finish(State::Failed, not_run(ex), error.clone());
     }
-    if !run.finished && !run.timed_out {
+    if run.timed_out {
+        // 测试程序被停住（例如被测程序给它发了 SIGSTOP）或者真的太慢：它输出的结果一个也不算
+        return finish(
+            State::TimedOut,
+            not_run(ex),
+            format!(
+                "测试在 {} 秒内没有全部结束，这次的结果一个也不算。",
+                TEST_LIMIT.as_secs()
+            ),
+        );
+    }
+    if !run.finished {
         // 例如被测程序杀掉了测试程序：它之前输出的结果一个也不算
         return finish(
             State::Failed,
@@ -325,19 +368,23 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
             ),
         );
     }
-    // 同一个测试的结果出现两次：有人在测试程序的输出里冒充它
-    let mut seen = HashMap::new();
-    for (name, _) in &results {
-        *seen.entry(name.as_str()).or_insert(0) += 1;
+    if let Some(forged) = forged_results(&run.stdout) {
+        return finish(State::Tampered, not_run(ex), forged);
     }
-    if let Some((name, _)) = seen.iter().find(|(_, count)| **count > 1) {
+    let listed: Vec<String> = ex
+        .tests
+        .iter()
+        .map(|(name, _)| format!("{prefix}{name}"))
+        .collect();
+    if let Some((name, _)) = results.iter().find(|(name, _)| !listed.contains(name)) {
+        // 练习清单和测试程序由同一个提交给出（selftest 核对它们一致），多出来的名字只能是冒充的
         return finish(
             State::Tampered,
             not_run(ex),
-            format!("测试 {name} 的结果出现了不止一次：测试程序的输出被冒充了"),
+            format!("测试程序的输出里出现了练习清单里没有的测试 {name}：测试结果被冒充了"),
         );
     }
-    let mut tests: Vec<TestResult> = ex
+    let tests: Vec<TestResult> = ex
         .tests
         .iter()
         .map(|(name, title)| {
@@ -350,16 +397,6 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
             }
         })
         .collect();
-    // 练习清单里没写到的测试也算进去，排在最后
-    for (name, passed) in &results {
-        if !tests.iter().any(|t| t.name == *name) {
-            tests.push(TestResult {
-                name: name.clone(),
-                title: name.clone(),
-                passed: *passed,
-            });
-        }
-    }
     let missing = tests
         .iter()
         .any(|t| !results.iter().any(|(n, _)| *n == t.name));
@@ -370,13 +407,6 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
     let mut detail = failure
         .map(|name| failure_output(&run.stdout, &name))
         .unwrap_or_default();
-    if missing && run.timed_out {
-        detail = format!(
-            "测试在 {} 秒内没有全部结束，没跑完的都算没通过。\n{detail}",
-            TEST_LIMIT.as_secs()
-        );
-        return finish(State::TimedOut, tests, detail);
-    }
     if missing && results.is_empty() {
         detail = format!("测试程序没有正常运行：\n{}", run.stderr.trim());
     }
@@ -387,6 +417,52 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
         State::Failed
     };
     finish(state, tests, detail)
+}
+
+/// 核对测试程序的输出是不是它自己的：libtest 先说要运行几个测试（`running N tests`），
+/// 每个测试恰好报告一次结果，最后一行 `test result:` 里的通过、失败数和这些结果对得上。
+/// 被测程序往测试程序的标准输出里写假结果（例如在 Linux 上打开 /proc/父进程/fd/1），只能多写，
+/// 删不掉真的那一行，所以数目一定对不上。对不上时返回原因。
+fn forged_results(stdout: &str) -> Option<String> {
+    let before_failures: Vec<&str> = stdout
+        .lines()
+        .take_while(|line| *line != "failures:")
+        .collect();
+    let announced: usize = before_failures
+        .iter()
+        .filter_map(|line| line.strip_prefix("running "))
+        .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    let results: Vec<(&str, bool)> = before_failures
+        .iter()
+        .filter_map(|line| result_line(line))
+        .collect();
+    let mut names: Vec<&str> = results.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    names.dedup();
+    if results.len() != announced || names.len() != results.len() {
+        return Some(format!(
+            "测试程序说要运行 {announced} 个测试，输出里却有 {} 条结果（{} 个不同的名字）：测试结果被冒充了",
+            results.len(),
+            names.len()
+        ));
+    }
+    let passed = results.iter().filter(|(_, ok)| *ok).count();
+    let failed = results.len() - passed;
+    let Some(summary) = stdout
+        .lines()
+        .rev()
+        .find(|line| line.starts_with("test result: "))
+    else {
+        return Some("测试程序的输出里没有最后的统计（test result:）".to_string());
+    };
+    let expected = format!("{passed} passed; {failed} failed;");
+    if !summary.contains(&expected) {
+        return Some(format!(
+            "测试程序最后的统计（{summary}）和逐条的结果（{passed} 个通过、{failed} 个失败）对不上：测试结果被冒充了"
+        ));
+    }
+    None
 }
 
 /// 直接运行测试程序（不经过 cargo），只跑这几个练习的测试，全部同时运行。
@@ -431,13 +507,26 @@ fn run_tests(
     let stdout = child.stdout.take();
     let reader = thread::spawn(move || {
         let mut all = String::new();
-        if let Some(stdout) = stdout {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                all.push_str(&line);
-                all.push('\n');
-                let _ = lines.send(line);
+        let Some(stdout) = stdout else {
+            return all;
+        };
+        let mut stdout = BufReader::new(stdout);
+        let mut line = Vec::new();
+        // 一直读到管道关闭：不是 UTF-8 的字节照样读下去（显示成 �），
+        // 超过上限的部分读了就扔，免得一个输出几个 GB 的程序撑爆评分工具的内存
+        loop {
+            line.clear();
+            match stdout.by_ref().take(MAX_LINE).read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\n', '\r']);
+            if all.len() < MAX_OUTPUT {
+                all.push_str(text);
+                all.push('\n');
+            }
+            let _ = lines.send(text.to_string());
         }
         all
     });
@@ -608,19 +697,22 @@ impl CargoMessages {
 }
 
 /// 运行一条 cargo 命令（加上 `--message-format=json`），收集它的消息。
-fn cargo_json(job: &Job, args: &[&str]) -> Result<CargoMessages, String> {
+/// 超过 `limit` 还没结束就停下它，返回 Ok(None)。
+fn cargo_json(job: &Job, args: &[&str], limit: Duration) -> Result<Option<CargoMessages>, String> {
     let mut all: Vec<&str> = args.to_vec();
     // --locked：Cargo.lock 是规格的一部分，cargo 不许改写它（改写了就会被当成篡改）
     all.extend(["--message-format=json", "--quiet", "--locked"]);
-    let output = cargo(job.root, job.target_dir, &all)?;
+    let Some(output) = cargo(job.root, job.target_dir, &all, limit)? else {
+        return Ok(None);
+    };
     let messages = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
-    Ok(CargoMessages {
+    Ok(Some(CargoMessages {
         messages,
         stderr: String::from_utf8_lossy(&output.stderr).to_string(),
-    })
+    }))
 }
 
 /// cargo 的输出。
@@ -629,10 +721,18 @@ struct CargoOutput {
     stderr: Vec<u8>,
 }
 
-/// 运行一条 cargo 命令；启动不了或超时都变成一句说明。
-fn cargo(root: &Path, target_dir: &Path, args: &[&str]) -> Result<CargoOutput, String> {
+/// 运行一条 cargo 命令；启动不了变成一句说明，超过 `limit` 就停下它、返回 Ok(None)。
+fn cargo(
+    root: &Path,
+    target_dir: &Path,
+    args: &[&str],
+    limit: Duration,
+) -> Result<Option<CargoOutput>, String> {
     let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut child = Command::new(&program)
+    let mut command = Command::new(&program);
+    // 超时要停下的不只是 cargo，还有它启动的 rustc：让它们自成一个进程组
+    own_process_group(&mut command);
+    let mut child = command
         .args(args)
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target_dir)
@@ -660,7 +760,7 @@ fn cargo(root: &Path, target_dir: &Path, args: &[&str]) -> Result<CargoOutput, S
         let _ = stderr.read_to_end(&mut buf);
         buf
     });
-    let deadline = Instant::now() + BUILD_LIMIT;
+    let deadline = Instant::now() + limit;
     loop {
         if let Ok(Some(_)) = child.try_wait() {
             break;
@@ -668,18 +768,15 @@ fn cargo(root: &Path, target_dir: &Path, args: &[&str]) -> Result<CargoOutput, S
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "cargo {} 超过了 {} 秒还没有结束",
-                args.join(" "),
-                BUILD_LIMIT.as_secs()
-            ));
+            kill_leftovers(&child);
+            return Ok(None);
         }
         thread::sleep(Duration::from_millis(50));
     }
-    Ok(CargoOutput {
+    Ok(Some(CargoOutput {
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -586,6 +586,16 @@ fn grade_folder(
         .filter(|(name, _)| !name.starts_with('.'))
         .collect();
     students.sort();
+    // 文件夹名不是合法 UTF-8 时，两个不同的名字可能显示成同一个（都带 �）：加上编号区分，
+    // 免得 CSV 里出现两行同名、一个人的 JSON 盖掉另一个人的
+    let mut seen = std::collections::HashMap::new();
+    for (name, _) in &mut students {
+        let count = seen.entry(name.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            *name = format!("{name}（{count}）");
+        }
+    }
     if students.is_empty() {
         return Err(format!("{} 里没有学生的子文件夹", dir.display()));
     }

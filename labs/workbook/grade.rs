@@ -82,6 +82,8 @@ impl Submission {
                 break;
             }
         }
+        // 同一个符号链接目录会挡住好几个练习：说一次就够了
+        submission.problems.dedup();
         submission
     }
 }

@@ -300,6 +300,7 @@ fn print_progress(progress: Progress) {
     match progress {
         Progress::Building(names) => println!("编译 {}……", names.join("、")),
         Progress::Running(count) => println!("运行 {count} 个测试（同时进行）："),
+        Progress::Retrying(count) => println!("没通过的 {count} 个测试单独再跑一次："),
         Progress::TestDone { title, passed } => {
             println!("  {} {title}", if passed { "✓" } else { "✗" })
         }
@@ -557,6 +558,7 @@ fn eprint_progress(progress: Progress) {
     match progress {
         Progress::Building(names) => eprintln!("编译 {}……", names.join("、")),
         Progress::Running(count) => eprintln!("运行 {count} 个测试……"),
+        Progress::Retrying(count) => eprintln!("没通过的 {count} 个测试单独再跑一次……"),
         Progress::TestDone { .. } => {}
     }
 }

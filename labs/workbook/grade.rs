@@ -334,6 +334,7 @@ pub fn grade(
         scratch: &scratch,
         exercises: exercises.iter().map(|ex| (*ex, untouched(ex))).collect(),
         progress,
+        lean: true,
     };
     let mut built = runner::build(&job)?;
     let replaced: Vec<PathBuf> = slot

@@ -327,6 +327,7 @@ fn check_in_place(root: &Path, ex: &'static Exercise) -> Result<(Outcome, bool),
         scratch: &scratch,
         exercises: vec![(ex, untouched(root, ex))],
         progress: &print_progress,
+        lean: false,
     };
     let built = runner::build(&job)?;
     let outcome = runner::test(&job, &built).pop().ok_or("没有检查结果")?;

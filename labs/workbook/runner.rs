@@ -130,6 +130,9 @@ pub struct Job<'a> {
     /// 要检查的练习，以及它是否和原始的练习一模一样（一样就不必编译和测试）
     pub exercises: Vec<(&'static Exercise, bool)>,
     pub progress: &'a (dyn Fn(Progress) + Sync),
+    /// 评分副本里编译时不带调试信息：程序小得多，链接和核对 SHA-256 都快得多
+    /// （学生自己的 target/ 不用它，免得和平时的 cargo build 来回重新编译）
+    pub lean: bool,
 }
 
 /// 一个练习的编译结果。
@@ -223,7 +226,11 @@ pub fn build(job: &Job) -> Result<Built, String> {
         }
         if !tested.is_empty() {
             executables.push((test_program.clone(), false));
-            executables.extend(lab_programs(&test_program).into_iter().map(|p| (p, false)));
+            executables.extend(
+                lab_programs(job.root, &test_program)
+                    .into_iter()
+                    .map(|p| (p, false)),
+            );
             test_programs.push((test_program, tested));
         }
     }
@@ -234,24 +241,46 @@ pub fn build(job: &Job) -> Result<Built, String> {
     })
 }
 
-/// 测试程序旁边的实验程序（例如练习 4.3 的测试用真正的 lab-chat-server 当服务端）。
-fn lab_programs(test_program: &Path) -> Vec<PathBuf> {
+/// 评分的测试会运行的实验程序（例如练习 4.3 的测试用真正的 lab-chat-server 当服务端）：
+/// 编进评分测试程序的源码（tests/exercises.rs 和它引入的 scenarios、support、framing）里
+/// 用 `CARGO_BIN_EXE_lab-…` 提到的那些，在测试程序旁边。
+/// 只核对它们：别的实验程序评分时不运行，换掉了也影响不了分数。
+fn lab_programs(root: &Path, test_program: &Path) -> Vec<PathBuf> {
     let Some(dir) = test_program.parent().and_then(Path::parent) else {
         return Vec::new();
     };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut labs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with("lab-") && p.extension().is_none_or(|e| e == "exe") && p.is_file()
-        })
+    let mut names = Vec::new();
+    let mut pending: Vec<PathBuf> = ["exercises.rs", "scenarios", "support", "framing"]
+        .iter()
+        .map(|part| root.join("tests").join(part))
         .collect();
-    labs.sort();
-    labs
+    while let Some(folder) = pending.pop() {
+        let paths: Vec<PathBuf> = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+            Err(_) => vec![folder.clone()], // 一个文件
+        };
+        for path in paths {
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                for (at, _) in text.match_indices("CARGO_BIN_EXE_lab-") {
+                    let rest = &text[at + "CARGO_BIN_EXE_".len()..];
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect();
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+        .iter()
+        .flat_map(|name| [dir.join(name), dir.join(format!("{name}.exe"))])
+        .filter(|path| path.is_file())
+        .collect()
 }
 
 /// 运行测试，整理出每个练习的结果。
@@ -757,7 +786,7 @@ fn cargo_json(job: &Job, args: &[&str], limit: Duration) -> Result<Option<CargoM
     let mut all: Vec<&str> = args.to_vec();
     // --locked：Cargo.lock 是规格的一部分，cargo 不许改写它（改写了就会被当成篡改）
     all.extend(["--message-format=json", "--quiet", "--locked"]);
-    let Some(output) = cargo(job.root, job.target_dir, &all, limit)? else {
+    let Some(output) = cargo(job, &all, limit)? else {
         return Ok(None);
     };
     let messages = String::from_utf8_lossy(&output.stdout)
@@ -777,20 +806,18 @@ struct CargoOutput {
 }
 
 /// 运行一条 cargo 命令；启动不了变成一句说明，超过 `limit` 就停下它、返回 Ok(None)。
-fn cargo(
-    root: &Path,
-    target_dir: &Path,
-    args: &[&str],
-    limit: Duration,
-) -> Result<Option<CargoOutput>, String> {
+fn cargo(job: &Job, args: &[&str], limit: Duration) -> Result<Option<CargoOutput>, String> {
     let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&program);
     // 超时要停下的不只是 cargo，还有它启动的 rustc：让它们自成一个进程组
     own_process_group(&mut command);
+    if job.lean {
+        command.env("CARGO_PROFILE_DEV_DEBUG", "0");
+    }
     let mut child = command
         .args(args)
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(job.root)
+        .env("CARGO_TARGET_DIR", job.target_dir)
         .env("CARGO_TERM_COLOR", "never")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -257,25 +257,22 @@ fn make_tree_writable(dir: &Path) {
         let path = entry.path();
         match entry.file_type() {
             Ok(kind) if kind.is_dir() => make_tree_writable(&path),
-            Ok(kind) if kind.is_file() => {
-                if let Ok(meta) = fs::metadata(&path) {
-                    let mut permissions = meta.permissions();
-                    #[allow(clippy::permissions_set_readonly_false)] // 只为了能删掉它
-                    permissions.set_readonly(false);
-                    let _ = fs::set_permissions(&path, permissions);
-                }
-            }
-            _ => {}
+            _ => crate::tree::make_writable(&path),
         }
     }
 }
 
+/// 一段字节的 SHA-256，写成十六进制。
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn sha256_file(path: &Path) -> String {
     match fs::read(path) {
-        Ok(bytes) => Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        Ok(bytes) => sha256_hex(&bytes),
         Err(_) => "（读不到）".into(),
     }
 }
@@ -418,15 +415,7 @@ fn not_started(ex: &'static Exercise, why: &str) -> Outcome {
     Outcome {
         exercise: ex,
         state: State::NotStarted,
-        tests: ex
-            .tests
-            .iter()
-            .map(|(name, title)| runner::TestResult {
-                name: format!("{}{name}", ex.test_prefix()),
-                title: title.to_string(),
-                passed: false,
-            })
-            .collect(),
+        tests: runner::not_run(ex),
         detail: format!("{}：{why}", ex.stub),
         seconds: 0.0,
     }

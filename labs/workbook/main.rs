@@ -30,10 +30,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sha2::{Digest, Sha256};
 
 use exercises::{ALL, Exercise};
-use grade::{Graded, Slot, Status, Submission};
+use grade::{Graded, Slot, Status, Submission, sha256_hex};
 use runner::{Job, Outcome, Progress, State};
 use tree::Tree;
 
@@ -185,13 +184,6 @@ fn find(name: &str) -> Result<&'static Exercise, String> {
 /// 上次检查的结果，存在 target/workbook/status：每行 `名字 状态 检查的那份练习文件的哈希`。
 fn status_file(root: &Path) -> PathBuf {
     root.join("target/workbook/status")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// 练习文件此刻内容的哈希。

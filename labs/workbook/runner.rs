@@ -357,7 +357,7 @@ pub fn test(job: &Job, built: &Built) -> Vec<Outcome> {
 }
 
 /// 没有运行的测试：全部记为没通过。
-fn not_run(ex: &'static Exercise) -> Vec<TestResult> {
+pub fn not_run(ex: &'static Exercise) -> Vec<TestResult> {
     ex.tests
         .iter()
         .map(|(name, title)| TestResult {
@@ -707,7 +707,7 @@ fn parse_results(stdout: &str, prefix: &str) -> Vec<(String, bool)> {
 
 /// libtest 在 `---- 名字 stdout ----` 之后打印失败测试的输出；取出它，
 /// 去掉 Rust 的 panic 位置和调用栈提示：学生要看的是测试说了什么。
-pub fn failure_output(stdout: &str, name: &str) -> String {
+fn failure_output(stdout: &str, name: &str) -> String {
     let marker = format!("---- {name} stdout ----");
     let Some(start) = stdout.find(&marker) else {
         return format!("测试 {name} 没有通过（没有留下说明）");
@@ -722,7 +722,7 @@ pub fn failure_output(stdout: &str, name: &str) -> String {
 }
 
 /// 去掉 `thread '…' panicked at 文件:行:列:`、`note: run with RUST_BACKTRACE…` 和调用栈。
-pub fn clean_panic(text: &str) -> String {
+fn clean_panic(text: &str) -> String {
     let text = text.split("\nstack backtrace:").next().unwrap_or(text);
     text.lines()
         .filter(|line| {

@@ -187,7 +187,8 @@ fn files_under(dir: &Path) -> Vec<String> {
     found
 }
 
-fn make_writable(path: &Path) {
+/// 去掉一个文件的只读属性（好让我们自己覆盖或删掉它）；不是普通文件就什么也不做。
+pub fn make_writable(path: &Path) {
     set_read_only(path, false);
 }
 

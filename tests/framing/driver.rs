@@ -129,6 +129,7 @@ impl Driver {
 
     /// 驱动程序已经关闭了标准输出：等它退出，说明退出码。
     fn ended(&mut self) -> String {
+        // 标准库的 wait 没有时限：每 20 毫秒看一次它退出了没有，最多看 2 秒
         let give_up = Instant::now() + Duration::from_secs(2);
         let status = loop {
             match self.child.try_wait() {

@@ -47,6 +47,18 @@ fn cannot_use_address(action: &str, addr: &str, err: &io::Error, bin: &str) -> S
     format!("无法{action} {addr}：{}。{advice}", cause(err))
 }
 
+/// 登记 Ctrl-C 的处理失败时打印的一行说明。
+pub fn ctrl_c_failed(err: &io::Error) -> String {
+    // Unix 上登记信号要开一对管道，失败几乎总是因为打开的文件太多；
+    // Windows 上登记的是控制台事件，没有这个限制，换一个终端窗口重试即可
+    let advice = if cfg!(unix) {
+        "请检查打开的文件数（ulimit -n）后重试"
+    } else {
+        "请换一个新的终端窗口重试"
+    };
+    format!("无法登记 Ctrl-C 的处理：{}。{advice}", cause(err))
+}
+
 /// 客户端连不上 `addr` 时打印的一行说明。`server_bin` 是对应的服务端程序名。
 pub fn connect_failed(addr: &str, err: &io::Error, server_bin: &str) -> String {
     let advice = match err.kind() {
@@ -58,6 +70,26 @@ pub fn connect_failed(addr: &str, err: &io::Error, server_bin: &str) -> String {
         _ => "请检查地址，格式是 HOST:PORT，例如 127.0.0.1:20000".to_string(),
     };
     format!("无法连接到 {addr}：{}。{advice}", cause(err))
+}
+
+/// UDP：发出的数据报到了对方的机器，那个端口上却没有程序在收（对方回了 ICMP“端口不可达”）。
+///
+/// 套接字 connect 过，系统才会在下一次收发时报告它，而各个系统报告的方式不同：
+/// Linux 和 macOS 说“连接被拒绝”（ECONNREFUSED），Windows 说“连接被重置”（错误 10054）。
+pub fn port_unreachable(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
+    )
+}
+
+/// UDP：收到的数据报比缓冲区大，系统把这件事报告成了一个错误。
+///
+/// 只有 Windows 这样做（错误 10040，WSAEMSGSIZE）：recv_from 返回错误，程序拿不到这个数据报。
+/// Linux 和 macOS 不报错，悄悄截断，把放得下的部分交给程序。所以只在 Windows 上检查。
+pub fn datagram_too_big(err: &io::Error) -> bool {
+    const WSAEMSGSIZE: i32 = 10040;
+    cfg!(windows) && err.raw_os_error() == Some(WSAEMSGSIZE)
 }
 
 #[cfg(test)]
@@ -81,5 +113,25 @@ mod tests {
         let line = listen_failed("127.0.0.1:20000", &err, "lab-tcp-server");
         assert!(line.contains("地址已被占用"), "{line}");
         assert!(line.contains("--addr 127.0.0.1:0"), "{line}");
+    }
+
+    #[test]
+    fn udp_port_unreachable_is_refused_on_unix_and_reset_on_windows() {
+        assert!(port_unreachable(&io::Error::from(
+            ErrorKind::ConnectionRefused
+        )));
+        assert!(port_unreachable(&io::Error::from(
+            ErrorKind::ConnectionReset
+        )));
+        assert!(!port_unreachable(&io::Error::from(ErrorKind::TimedOut)));
+    }
+
+    #[test]
+    fn only_windows_reports_an_oversized_datagram_as_error_10040() {
+        let err = io::Error::from_raw_os_error(10040);
+        assert_eq!(datagram_too_big(&err), cfg!(windows));
+        assert!(!datagram_too_big(&io::Error::from(
+            ErrorKind::ConnectionReset
+        )));
     }
 }

@@ -2,7 +2,9 @@
 //! 让每个实验文件只保留和套接字有关的步骤。
 //!
 //! - [`text`]：把收到的字节变成可以安全打印的文字；
-//! - [`errors`]：把 I/O 错误翻译成一行中文（原因 + 该怎么办）。
+//! - [`errors`]：把 I/O 错误翻译成一行中文（原因 + 该怎么办）；
+//! - [`ctrl_c`]：在 Linux、macOS 和 Windows 上用同一种写法登记 Ctrl-C。
 
+pub mod ctrl_c;
 pub mod errors;
 pub mod text;

@@ -60,11 +60,15 @@ async fn server_console_notice_reaches_everyone() {
     chat::server_console_notice(server()).await;
 }
 
+// Windows 上的 Ctrl-C 由 .ci/wine-smoke 检查：测试程序没法只给一个子进程发 Ctrl-C 事件
+#[cfg(unix)]
 #[tokio::test]
 async fn server_ctrl_c_delivers_then_closes() {
     chat::server_ctrl_c(server()).await;
 }
 
+// Windows 上的 Ctrl-C 由 .ci/wine-smoke 检查：测试程序没法只给一个子进程发 Ctrl-C 事件
+#[cfg(unix)]
 #[tokio::test]
 async fn server_ctrl_c_right_after_start() {
     chat::server_ctrl_c_at_startup(server()).await;
@@ -133,6 +137,7 @@ fn floor() -> &'static Path {
 
 /// 量开销的工具：4 个连接、每个收 20 行、每次写 3 行，应当正好写 4 × 7 = 28 次，而且一个字节不少地读完
 /// （少了它会报错退出）。CPU 时间随机器变化，这里只检查它报告了；量得这么短，它还应当提醒结果不可信。
+#[cfg(target_os = "linux")] // lab-chat-floor 读 /proc/self/stat，只在 Linux 上运行
 #[test]
 fn floor_writes_and_reads_every_line() {
     let args = ["--clients", "5", "--lines", "20", "--batch", "3"];
@@ -154,6 +159,7 @@ fn floor_writes_and_reads_every_line() {
 }
 
 /// 文件描述符不够时，说清楚是第几个连接失败、该怎么办，而不是崩溃。
+#[cfg(target_os = "linux")] // 用 sh 的 ulimit 限制文件描述符；lab-chat-floor 也只在 Linux 上运行
 #[test]
 fn floor_explains_running_out_of_file_descriptors() {
     let script = r#"ulimit -n 40 && exec "$0" --clients 100"#;
@@ -161,5 +167,17 @@ fn floor_explains_running_out_of_file_descriptors() {
     let transcript = support::run_to_exit(Path::new("/bin/sh"), "sh", &args, "");
     assert!(transcript.contains("个连接失败："), "{transcript}");
     assert!(transcript.contains("ulimit -n 4096"), "{transcript}");
+    assert!(transcript.ends_with("[退出码 1]"), "{transcript}");
+}
+
+/// 在 Linux 以外的系统上，lab-chat-floor 一开始就用一行中文说明它需要 Linux，退出码非零。
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn floor_says_it_needs_linux() {
+    let transcript = support::run_to_exit(floor(), "lab-chat-floor", &[], "");
+    assert!(
+        transcript.contains("lab-chat-floor 只能在 Linux 上运行"),
+        "{transcript}"
+    );
     assert!(transcript.ends_with("[退出码 1]"), "{transcript}");
 }

@@ -10,6 +10,10 @@
 //!
 //! 需要编译、运行学生程序的测试比较慢（第一次要在评分目录里编译全部依赖，约两分钟），
 //! 默认不运行：`cargo test --test grading -- --ignored`（CI 会运行它们）。
+//!
+//! 评分只在 Unix（Linux、macOS）上进行（见 labs/workbook/main.rs 的 `grading_supported`），
+//! 所以这些测试也只在 Unix 上编译；Windows 上评分命令拒绝运行，由 tests/grading_windows.rs 检查。
+#![cfg(unix)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -174,7 +178,6 @@ fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
 }
 
 /// 练习文件是一个指向参考答案的符号链接：记为篡改，0 分。
-#[cfg(unix)] // 创建符号链接要用 Unix 的接口；Windows 上普通用户默认不能创建符号链接
 #[test]
 fn symlinked_exercise_is_tampering() {
     let scratch = Scratch::new("symlink");
@@ -408,7 +411,6 @@ fn tamper() {
 
 /// 一个假的 cargo：评分用的测试程序“编译成功”；编译学生的练习时，先替学生再保存一次练习文件
 /// （只在第一次），再报告一个编译错误。这样“检查期间保存”每次都确定地发生在检查的正当中。
-#[cfg(unix)] // 假的 cargo 是一个 sh 脚本
 fn fake_cargo(scratch: &Scratch) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let script = scratch.0.join("fake-cargo");
@@ -443,7 +445,6 @@ fn edited_clone(scratch: &Scratch) -> (PathBuf, PathBuf) {
 }
 
 /// check 期间练习文件又被保存：不把旧结果记在新文件名下，并提醒再检查一次。
-#[cfg(unix)] // 用 sh 脚本扮演 cargo
 #[test]
 fn check_never_pairs_a_result_with_a_file_saved_during_the_check() {
     let scratch = Scratch::new("race");
@@ -474,7 +475,6 @@ fn check_never_pairs_a_result_with_a_file_saved_during_the_check() {
 }
 
 /// watch 期间练习文件又被保存：马上再检查一次，不等下一次保存。
-#[cfg(unix)] // 用 sh 脚本扮演 cargo
 #[test]
 fn watch_checks_again_after_a_save_during_a_check() {
     use std::io::{BufRead, BufReader};

@@ -69,3 +69,43 @@ async fn client_reports_the_server_going_away() {
 fn client_reports_no_server() {
     tcp::client_without_server(client());
 }
+
+fn bench() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-tcp-bench"))
+}
+
+/// `lab-tcp-bench idle` 开几条空闲连接，读出服务端的常驻内存（Linux 的 /proc/PID/status）。
+#[cfg(target_os = "linux")] // 其他系统上它只说明需要 Linux，见下一个测试
+#[tokio::test]
+async fn bench_idle_reads_the_servers_memory() {
+    let (server, addr) = support::start_server(server(), "lab-tcp-server", &[]).await;
+    let (addr, pid) = (addr.to_string(), server.pid().to_string());
+    let args = ["--addr", &addr, "idle", "--conns", "5", "--pid", &pid];
+    let transcript = tokio::task::spawn_blocking({
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            support::run_to_exit(bench(), "lab-tcp-bench", &args, "")
+        }
+    })
+    .await
+    .expect("lab-tcp-bench");
+    assert!(
+        transcript.contains("空闲连接 5：服务端常驻内存 "),
+        "{transcript}"
+    );
+    assert!(transcript.ends_with("[退出码 0]"), "{transcript}");
+}
+
+/// 在 Linux 以外的系统上，`idle` 用一行中文说明它需要 Linux，退出码非零。
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn bench_idle_says_it_needs_linux() {
+    let args = ["idle", "--conns", "5", "--pid", "1"];
+    let transcript = support::run_to_exit(bench(), "lab-tcp-bench", &args, "");
+    assert!(
+        transcript.contains("lab-tcp-bench idle 只能在 Linux 上运行"),
+        "{transcript}"
+    );
+    assert!(transcript.ends_with("[退出码 1]"), "{transcript}");
+}

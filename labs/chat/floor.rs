@@ -64,6 +64,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    // 它量的是 Linux 内核本身：CPU 时间读自 /proc/self/stat，其他系统没有这个文件。
+    // 在别的系统上一开始就说清楚，而不是建好几百条连接之后才失败
+    if !cfg!(target_os = "linux") {
+        return Err(format!(
+            "lab-chat-floor 只能在 Linux 上运行：它从 /proc/self/stat 读进程用掉的 CPU 时间，\
+             {} 没有这个文件（可以在 WSL2 或 Linux 虚拟机里运行）",
+            std::env::consts::OS
+        ));
+    }
     let receivers = args.clients as usize - 1;
     let lines = args.lines as usize;
     let batch = args.batch as usize;

@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::ctrl_c::CtrlC;
+use socket_workbook::errors::{cause, ctrl_c_failed, listen_failed};
 use socket_workbook::text::printable_line;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -72,8 +72,9 @@ enum Event {
 async fn main() -> ExitCode {
     let args = Args::parse();
 
-    // 1. 监听端口，并登记 Ctrl-C（SIGINT）。登记要赶在打印地址之前：看到地址的人可能马上按 Ctrl-C，
-    //    信号要是在登记之前到达，进程会被系统直接结束，来不及通知任何人
+    // 1. 监听端口，并登记 Ctrl-C。登记要赶在打印地址之前：看到地址的人可能马上按 Ctrl-C，
+    //    Ctrl-C 要是在登记之前到达，进程会被系统直接结束，来不及通知任何人
+    //    （CtrlC 在 Linux、macOS 上登记 SIGINT 信号，在 Windows 上登记控制台的 Ctrl-C 事件）
     let listener = match TcpListener::bind(&args.addr).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -81,13 +82,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut ctrl_c = match signal(SignalKind::interrupt()) {
+    let mut ctrl_c = match CtrlC::register() {
         Ok(ctrl_c) => ctrl_c,
         Err(err) => {
-            eprintln!(
-                "无法登记 Ctrl-C 的处理：{}。请检查打开的文件数（ulimit -n）后重试",
-                cause(&err)
-            );
+            eprintln!("{}", ctrl_c_failed(&err));
             return ExitCode::FAILURE;
         }
     };

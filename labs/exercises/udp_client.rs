@@ -11,13 +11,12 @@
 // 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。
 #![allow(unused)]
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use socket_workbook::errors::cause;
+use socket_workbook::errors::{cause, datagram_too_big, port_unreachable};
 use socket_workbook::text::printable;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UdpSocket;
@@ -175,14 +174,21 @@ fn report(reply: &[u8], from: SocketAddr, sent: &[u8]) {
 
 /// 把收发失败变成一行说明。最值得解释的是“连接被拒绝”：UDP 明明没有连接，为什么会被拒绝？
 fn failure(addr: &str, err: &std::io::Error, action: &str) -> String {
-    if err.kind() == ErrorKind::ConnectionRefused {
+    if port_unreachable(err) {
         // 数据报到了对方的机器，但那个端口上没有程序在收，对方的系统就回一个
         // ICMP“端口不可达”。套接字 connect 过，系统才能把这个通知交给我们，
-        // 在下一次收发时报告成“连接被拒绝”。
+        // 在下一次收发时报告成“连接被拒绝”（Windows 上是“连接被重置”，错误 10054）。
         format!(
             "{addr} 上没有程序在接收 UDP 数据报：对方的系统回了一个 ICMP“端口不可达”\
              （系统把它报告为“{}”，但 UDP 其实没有连接）。服务端大概还没启动，\
              请先在另一个终端运行：cargo run --bin lab-udp-server -- --addr {addr}",
+            cause(err)
+        )
+    } else if datagram_too_big(err) {
+        // 只在 Windows 上发生：Linux 和 macOS 把放得下的部分交给我们（见 report），不报错
+        format!(
+            "回复比接收缓冲区大：Windows 把它报告为错误（{}），程序拿不到这个回复。\
+             请用 --buf-size 把缓冲区调大再试",
             cause(err)
         )
     } else {

@@ -159,6 +159,15 @@ async fn pingpong(addr: &str, conns: usize, secs: Duration, size: usize) -> Resu
 }
 
 async fn idle(addr: &str, conns: usize, pid: u32) -> Result<(), String> {
+    // 服务端的常驻内存读自 Linux 的 /proc/PID/status，其他系统没有这个文件：
+    // 先说清楚，而不是连上一万条连接之后才失败（pingpong 不读 /proc，到处都能用）
+    if !cfg!(target_os = "linux") {
+        return Err(format!(
+            "lab-tcp-bench idle 只能在 Linux 上运行：它从 /proc/PID/status 读服务端的常驻内存，\
+             {} 没有这个文件（pingpong 模式在任何系统上都能用）",
+            std::env::consts::OS
+        ));
+    }
     let before = resident_kib(pid)?;
     let connections = open_connections(addr, conns).await?;
     let after = resident_kib(pid)?;

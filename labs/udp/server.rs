@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use socket_workbook::errors::{bind_failed, cause};
+use socket_workbook::errors::{bind_failed, cause, datagram_too_big};
 use socket_workbook::text::printable;
 use tokio::net::UdpSocket;
 
@@ -107,6 +107,14 @@ async fn serve(socket: &UdpSocket, buf_size: usize, mut to_drop: u32) -> ExitCod
 
 /// 接收出错：报告原因，接着收下一个。
 fn recv_failed(err: &std::io::Error) -> String {
+    if datagram_too_big(err) {
+        // 只在 Windows 上发生：Linux 和 macOS 会把放得下的部分交给我们（截断），不报错
+        return format!(
+            "收到一个比缓冲区大的数据报：Windows 把它报告为错误（{}），这个数据报收不下，丢掉了。\
+             想收下它，请调大 --buf-size。继续接收下一个",
+            cause(err)
+        );
+    }
     format!("接收数据报失败：{}，继续接收下一个", cause(err))
 }
 

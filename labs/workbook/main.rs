@@ -145,14 +145,16 @@ fn main() -> ExitCode {
             exercises,
             grading,
             format,
-        } => grade_one(root, submission.as_deref(), &exercises, &grading, format),
+        } => grading_supported()
+            .and_then(|()| grade_one(root, submission.as_deref(), &exercises, &grading, format)),
         Cmd::GradeFolder {
             dir,
             out,
             jobs,
             no_bom,
             grading,
-        } => grade_folder(root, &dir, &out, jobs.max(1), !no_bom, &grading),
+        } => grading_supported()
+            .and_then(|()| grade_folder(root, &dir, &out, jobs.max(1), !no_bom, &grading)),
         Cmd::Stubs { check } => sync_stubs(root, check),
         Cmd::Classroom { check } => sync_classroom(root, check),
         Cmd::SyntheticClass { dir, students } => {
@@ -161,7 +163,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
-        Cmd::Selftest => selftest(root),
+        Cmd::Selftest => grading_supported().and_then(|()| selftest(root)),
     };
     match result {
         Ok(code) => code,
@@ -169,6 +171,25 @@ fn main() -> ExitCode {
             eprintln!("{message}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// 评分（grade、grade-folder、selftest）只在 Unix（Linux、macOS）上进行。
+///
+/// 学生的程序是不可信的代码：评分结束时，它启动的每个进程都要被结束，一个也不能留在后台
+/// 改写下一位学生的评分目录。这靠 Unix 的进程组（runner.rs 的 `kill_leftovers`）；Windows 上
+/// 做同样的事要用作业对象（Job Object），这里还没有实现。与其给出一个可能被钻空子的分数，
+/// 不如在 Windows 上不评分。学生自己检查练习（check、watch）不受影响，在 Windows 上照常工作。
+fn grading_supported() -> Result<(), String> {
+    if cfg!(unix) {
+        Ok(())
+    } else {
+        Err(
+            "评分需要 Linux 或 macOS：评分结束时要结束学生的程序启动的所有进程，这里靠的是 \
+             Unix 的进程组。在 Windows 上请在 WSL2 里运行同样的命令；\
+             学生自己检查练习用 check 和 watch，它们在 Windows 上照常工作"
+                .to_string(),
+        )
     }
 }
 

@@ -519,6 +519,7 @@ pub async fn server_console_notice(server: &Path) {
     alice.expect_line("<bob> 还开着").await;
 }
 
+#[cfg(unix)] // 测试只能在 Unix 上给被测程序单独发 Ctrl-C（见 support::Program::interrupt）
 /// Ctrl-C：服务端告诉每个人它要关了，把已经收下的消息全部发完，关闭连接，以退出码 0 结束。
 pub async fn server_ctrl_c(server: &Path) {
     let (mut server, addr) = start_server(server, SERVER, &[]).await;
@@ -560,6 +561,7 @@ pub async fn server_ctrl_c(server: &Path) {
     );
 }
 
+#[cfg(unix)] // 测试只能在 Unix 上给被测程序单独发 Ctrl-C（见 support::Program::interrupt）
 /// 刚启动就按 Ctrl-C：服务端打印出地址的那一刻，Ctrl-C 的处理就已经登记好了，
 /// 所以它照样说明情况、正常关闭，以退出码 0 结束，而不是被信号直接结束。
 pub async fn server_ctrl_c_at_startup(server: &Path) {

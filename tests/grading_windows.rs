@@ -1,0 +1,28 @@
+//! Windows 上的评分命令：拒绝评分，用一行中文说明原因和去处（WSL2），退出码 2。
+//!
+//! 评分只在 Unix 上进行（见 labs/workbook/main.rs 的 `grading_supported`），
+//! 评分器的其他测试在 tests/grading.rs 里，只在 Unix 上编译。
+#![cfg(windows)]
+
+use std::process::Command;
+
+#[test]
+fn grading_commands_explain_that_they_need_unix() {
+    for args in [
+        &["grade"][..],
+        &["grade-folder", "作业"][..],
+        &["selftest"][..],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_workbook"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("运行 workbook");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("评分需要 Linux 或 macOS") && stderr.contains("WSL2"),
+            "workbook {args:?}：{stderr}"
+        );
+        assert_eq!(output.status.code(), Some(2), "workbook {args:?}");
+    }
+}

@@ -20,6 +20,7 @@ pub struct CtrlC {
 }
 
 impl CtrlC {
+    // ANCHOR: register
     /// 现在就登记：这个函数返回之后按下的 Ctrl-C 都会交给 `recv`，不会结束进程。
     /// 必须在 tokio 运行时里调用。
     pub fn register() -> io::Result<CtrlC> {
@@ -29,6 +30,7 @@ impl CtrlC {
         let inner = tokio::signal::windows::ctrl_c()?;
         Ok(CtrlC { inner })
     }
+    // ANCHOR_END: register
 
     /// 等到下一次 Ctrl-C。
     pub async fn recv(&mut self) {

@@ -72,6 +72,7 @@ pub fn connect_failed(addr: &str, err: &io::Error, server_bin: &str) -> String {
     format!("无法连接到 {addr}：{}。{advice}", cause(err))
 }
 
+// ANCHOR: port_unreachable
 /// UDP：发出的数据报到了对方的机器，那个端口上却没有程序在收（对方回了 ICMP“端口不可达”）。
 ///
 /// 套接字 connect 过，系统才会在下一次收发时报告它，而各个系统报告的方式不同：
@@ -82,7 +83,9 @@ pub fn port_unreachable(err: &io::Error) -> bool {
         ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
     )
 }
+// ANCHOR_END: port_unreachable
 
+// ANCHOR: datagram_too_big
 /// UDP：收到的数据报比缓冲区大，系统把这件事报告成了一个错误。
 ///
 /// 只有 Windows 这样做（错误 10040，WSAEMSGSIZE）：recv_from 返回错误，程序拿不到这个数据报。
@@ -91,6 +94,7 @@ pub fn datagram_too_big(err: &io::Error) -> bool {
     const WSAEMSGSIZE: i32 = 10040;
     cfg!(windows) && err.raw_os_error() == Some(WSAEMSGSIZE)
 }
+// ANCHOR_END: datagram_too_big
 
 #[cfg(test)]
 mod tests {

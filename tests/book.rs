@@ -170,3 +170,78 @@ fn images_and_chapters_exist() {
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
+
+/// 书里每一处让读者运行 `nc`、`ss` 或 `strace` 的地方，都要告诉 Windows 读者该怎么做
+/// （或者说明它只在 Linux 上有）：这几个工具 Windows 都没有。
+///
+/// “那一处”是命令所在的段落（以空行分隔；代码块算一段），连同它前后各一段：
+/// 说明常常写在代码块的下一段。说明里要出现 `Windows`、`ncat`、“Linux 的工具”
+/// 或者指向前言的对照表（`preface.md#systems`）。前言本身就是那张对照表，不检查。
+#[test]
+fn every_nc_ss_or_strace_command_says_what_to_do_on_windows() {
+    let command = |text: &str| {
+        // 要读者运行的命令（带参数），而不是“像 `nc` 那样”这样顺带一提
+        ["`nc ", "`ss ", "$ nc ", "$ ss ", "| nc ", "strace"]
+            .iter()
+            .any(|needle| text.contains(needle))
+    };
+    let explained = |text: &str| {
+        ["Windows", "ncat", "Linux 的工具", "preface.md#systems"]
+            .iter()
+            .any(|needle| text.contains(needle))
+    };
+    let mut problems = Vec::new();
+    for page in pages() {
+        if page.file_name().is_some_and(|name| name == "preface.md") {
+            continue;
+        }
+        let text = fs::read_to_string(&page).expect("读取页面");
+        let blocks = blocks(&text);
+        for (i, block) in blocks.iter().enumerate() {
+            if !command(block) {
+                continue;
+            }
+            let nearby = &blocks[i.saturating_sub(1)..(i + 2).min(blocks.len())];
+            if !nearby.iter().any(|block| explained(block)) {
+                let first = block.lines().next().unwrap_or_default();
+                problems.push(format!("{}：{first}", page.display()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "这些地方让读者运行 nc、ss 或 strace，却没说 Windows 上怎么办：\n{}",
+        problems.join("\n")
+    );
+}
+
+/// 把页面分成段落：空行分隔，代码块（``` 之间，哪怕里面有空行）算一段。
+fn blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        let fence = line.trim_start().starts_with("```");
+        if fence && !in_code && !current.trim().is_empty() {
+            blocks.push(std::mem::take(&mut current));
+        }
+        if line.trim().is_empty() && !in_code {
+            if !current.trim().is_empty() {
+                blocks.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if fence {
+            in_code = !in_code;
+            if !in_code {
+                blocks.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.trim().is_empty() {
+        blocks.push(current);
+    }
+    blocks
+}

@@ -106,23 +106,19 @@ async fn bench_counts_every_delivered_line() {
     let (_server, addr) = support::start_server(server(), "lab-chat-server", &[]).await;
     let bench = Path::new(env!("CARGO_BIN_EXE_lab-chat-bench"));
     let addr = addr.to_string();
-    let transcript = tokio::task::spawn_blocking(move || {
-        let args = [
-            "--addr",
-            &addr,
-            "--clients",
-            "3",
-            "--lines",
-            "50",
-            "--rate",
-            "1000",
-            "--grace",
-            "2",
-        ];
-        support::run_to_exit(bench, "lab-chat-bench", &args, "")
-    })
-    .await
-    .expect("运行压测工具");
+    let args = [
+        "--addr",
+        &addr,
+        "--clients",
+        "3",
+        "--lines",
+        "50",
+        "--rate",
+        "1000",
+        "--grace",
+        "2",
+    ];
+    let transcript = support::run_to_exit_in_background(bench, "lab-chat-bench", &args, "").await;
     assert!(
         transcript.contains("送达 100/100（100.00%）；被服务端断开的连接：0"),
         "{transcript}"

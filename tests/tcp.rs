@@ -81,15 +81,7 @@ async fn bench_idle_reads_the_servers_memory() {
     let (server, addr) = support::start_server(server(), "lab-tcp-server", &[]).await;
     let (addr, pid) = (addr.to_string(), server.pid().to_string());
     let args = ["--addr", &addr, "idle", "--conns", "5", "--pid", &pid];
-    let transcript = tokio::task::spawn_blocking({
-        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-        move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            support::run_to_exit(bench(), "lab-tcp-bench", &args, "")
-        }
-    })
-    .await
-    .expect("lab-tcp-bench");
+    let transcript = support::run_to_exit_in_background(bench(), "lab-tcp-bench", &args, "").await;
     assert!(
         transcript.contains("空闲连接 5：服务端常驻内存 "),
         "{transcript}"

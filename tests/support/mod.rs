@@ -537,6 +537,23 @@ impl Program {
     }
 }
 
+/// 和 [`run_to_exit`] 一样，但在后台线程里等：测试自己的任务（例如测试里的服务端）可以照常运行。
+pub async fn run_to_exit_in_background(
+    path: &Path,
+    name: &str,
+    args: &[&str],
+    stdin: &str,
+) -> String {
+    let (path, name, stdin) = (path.to_path_buf(), name.to_string(), stdin.to_string());
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_to_exit(&path, &name, &args, &stdin)
+    })
+    .await
+    .expect("运行程序的后台线程")
+}
+
 /// 运行一个很快就会自己结束的程序（例如报错退出），把标准输入 `stdin` 喂给它，
 /// 返回记录：命令行、它的输出、退出码。最多等 [`WAIT`]。
 pub fn run_to_exit(path: &Path, name: &str, args: &[&str], stdin: &str) -> String {

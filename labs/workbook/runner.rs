@@ -660,7 +660,8 @@ fn run_tests(
 }
 
 /// 在 Unix 上，测试程序自成一个进程组，结束后把组里剩下的进程（学生的程序留下的）一起结束。
-/// Windows 没有进程组这一套，那里只靠测试本身结束它启动的程序。
+/// Windows 没有进程组这一套，所以评分在 Windows 上不进行（见 main.rs 的 `grading_supported`）；
+/// 学生在 Windows 上自己检查练习时，只靠测试本身结束它启动的程序。
 #[cfg(unix)]
 fn own_process_group(command: &mut Command) {
     use std::os::unix::process::CommandExt;
@@ -670,13 +671,17 @@ fn own_process_group(command: &mut Command) {
 #[cfg(not(unix))]
 fn own_process_group(_command: &mut Command) {}
 
+/// 直接调用 killpg，而不是运行 `kill -KILL -- -组号`：Linux（procps）和 macOS（BSD）的
+/// kill 命令解析参数的方式不同，系统调用在两边都一样。
 #[cfg(unix)]
 fn kill_leftovers(child: &std::process::Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let Ok(group) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: killpg 只是发信号，不碰本进程的内存；组已经不存在时它返回错误，没有什么要补救的
+    unsafe {
+        libc::killpg(group, libc::SIGKILL);
+    }
 }
 
 #[cfg(not(unix))]
@@ -864,6 +869,48 @@ fn cargo(job: &Job, args: &[&str], limit: Duration) -> Result<Option<CargoOutput
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 学生的程序留在后台的进程（这里是 sh 放到后台的 sleep）在评分结束时被一起结束，
+    /// 哪怕启动它的程序早已退出。
+    /// 用 `ps` 看它还在不在：它的父进程已经退出，没人回收时会短暂地成为僵尸（状态 Z），也算结束了。
+    #[cfg(unix)]
+    #[test]
+    fn leftover_background_processes_are_killed() {
+        use std::io::BufRead;
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "sleep 60 & echo $!"])
+            .stdout(Stdio::piped());
+        own_process_group(&mut command);
+        let mut child = command.spawn().expect("运行 sh");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("标准输出");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("读 sleep 的进程号");
+        let sleeper = line.trim().to_string();
+        let alive = |pid: &str| {
+            let out = Command::new("ps")
+                .args(["-o", "stat=", "-p", pid])
+                .output()
+                .expect("运行 ps");
+            let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            !state.is_empty() && !state.starts_with('Z')
+        };
+        // sh 已经结束了，和测试程序跑完时一样；它放到后台的 sleep 还在同一个进程组里
+        let _ = child.wait();
+        assert!(alive(&sleeper), "后台的 sleep 应当还在运行");
+
+        kill_leftovers(&child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(&sleeper) {
+            assert!(
+                Instant::now() < deadline,
+                "kill_leftovers 之后 10 秒，后台的 sleep（{sleeper}）还在运行"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn panic_location_and_backtrace_hint_are_removed() {

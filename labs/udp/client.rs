@@ -24,6 +24,7 @@ use std::time::Duration;
 use clap::Parser;
 use socket_workbook::errors::{cause, datagram_too_big, port_unreachable};
 use socket_workbook::text::printable;
+use socket_workbook::udp::allow_full_size_datagrams;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
@@ -119,6 +120,9 @@ async fn dial(addr: &str) -> Result<UdpSocket, String> {
     let socket = UdpSocket::bind(local)
         .await
         .map_err(|err| format!("无法创建 UDP 套接字：{}", cause(&err)))?;
+    // macOS 默认只能发 9216 字节以内的数据报；调大发送缓冲区（见 labs/udp.rs）
+    allow_full_size_datagrams(&socket)
+        .map_err(|err| format!("无法调大 UDP 套接字的发送缓冲区：{}", cause(&err)))?;
     socket
         .connect(server)
         .await

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use socket_workbook::errors::{bind_failed, cause, datagram_too_big};
 use socket_workbook::text::printable;
+use socket_workbook::udp::allow_full_size_datagrams;
 use tokio::net::UdpSocket;
 
 /// UDP 回声服务端：把收到的每个数据报原样发回给发送方。
@@ -53,6 +54,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // macOS 默认只能发 9216 字节以内的数据报，回声发不出去；调大发送缓冲区（见 labs/udp.rs）
+    if let Err(err) = allow_full_size_datagrams(&socket) {
+        eprintln!("无法调大 UDP 套接字的发送缓冲区：{}", cause(&err));
+        return ExitCode::FAILURE;
+    }
     // 端口写 0 时，要问套接字才知道系统实际分配了哪个端口
     match socket.local_addr() {
         Ok(local) => println!("正在 {local} 上接收 UDP 数据报，按 Ctrl-C 停止"),

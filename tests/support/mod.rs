@@ -595,9 +595,12 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
 /// 在 127.0.0.1:0 上绑定一个 UDP 套接字。
 pub async fn udp_socket() -> tokio::net::UdpSocket {
-    tokio::net::UdpSocket::bind("127.0.0.1:0")
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
-        .expect("能在 127.0.0.1 上绑定 UDP 套接字")
+        .expect("能在 127.0.0.1 上绑定 UDP 套接字");
+    // 和实验一样：macOS 默认只能发 9216 字节以内的数据报，测试要发最大的 65,507 字节
+    socket_workbook::udp::allow_full_size_datagrams(&socket).expect("调大发送缓冲区");
+    socket
 }
 
 /// 绑定一个 UDP 套接字并 connect 到 `addr`：之后只收得到来自 `addr` 的数据报。

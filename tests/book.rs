@@ -174,9 +174,9 @@ fn images_and_chapters_exist() {
 /// 书里每一处让读者运行 `nc`、`ss` 或 `strace` 的地方，都要告诉 Windows 读者该怎么做
 /// （或者说明它只在 Linux 上有）：这几个工具 Windows 都没有。
 ///
-/// “那一处”是命令所在的段落（以空行分隔；代码块算一段），连同它前后各一段：
-/// 说明常常写在代码块的下一段。说明里要出现 `Windows`、`ncat`、“Linux 的工具”
-/// 或者指向前言的对照表（`preface.md#systems`）。前言本身就是那张对照表，不检查。
+/// 说明里要出现 `Windows`、`ncat`、“Linux 的工具”或者指向前言的对照表（`preface.md#systems`）。
+/// 命令写在一段文字或者一个列表项里时，说明必须就在这一段（这一项）里；命令写在代码块里时，
+/// 说明可以在紧挨着它的上一段或下一段。前言本身就是那张对照表，不检查。
 #[test]
 fn every_nc_ss_or_strace_command_says_what_to_do_on_windows() {
     let command = |text: &str| {
@@ -198,11 +198,17 @@ fn every_nc_ss_or_strace_command_says_what_to_do_on_windows() {
         let text = fs::read_to_string(&page).expect("读取页面");
         let blocks = blocks(&text);
         for (i, block) in blocks.iter().enumerate() {
-            if !command(block) {
+            if !command(block) || explained(block) {
                 continue;
             }
-            let nearby = &blocks[i.saturating_sub(1)..(i + 2).min(blocks.len())];
-            if !nearby.iter().any(|block| explained(block)) {
+            let is_code = |block: &String| block.trim_start().starts_with("```");
+            let neighbours_explain = is_code(block)
+                && [i.checked_sub(1), Some(i + 1)]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|j| blocks.get(j))
+                    .any(|near| explained(near));
+            if !neighbours_explain {
                 let first = block.lines().next().unwrap_or_default();
                 problems.push(format!("{}：{first}", page.display()));
             }
@@ -215,20 +221,26 @@ fn every_nc_ss_or_strace_command_says_what_to_do_on_windows() {
     );
 }
 
-/// 把页面分成段落：空行分隔，代码块（``` 之间，哪怕里面有空行）算一段。
+/// 把页面分成块：段落（空行分隔）、列表项（以 `- `、`1. ` 这样开头的行起头）各是一块，
+/// 代码块（``` 之间，哪怕里面有空行）也是一块。
 fn blocks(text: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current = String::new();
     let mut in_code = false;
+    let list_item = |line: &str| {
+        let line = line.trim_start();
+        line.starts_with("- ")
+            || line
+                .split_once(". ")
+                .is_some_and(|(number, _)| number.parse::<u32>().is_ok())
+    };
     for line in text.lines() {
         let fence = line.trim_start().starts_with("```");
-        if fence && !in_code && !current.trim().is_empty() {
+        let starts_block = !in_code && (fence || list_item(line) || line.trim().is_empty());
+        if starts_block && !current.trim().is_empty() {
             blocks.push(std::mem::take(&mut current));
         }
         if line.trim().is_empty() && !in_code {
-            if !current.trim().is_empty() {
-                blocks.push(std::mem::take(&mut current));
-            }
             continue;
         }
         current.push_str(line);
@@ -244,4 +256,24 @@ fn blocks(text: &str) -> Vec<String> {
         blocks.push(current);
     }
     blocks
+}
+
+/// `{{#include}}` 不能缩进（比如写在列表项里的代码块中）：被引用进来的行从第 0 列开始，
+/// 会提前结束那个列表项，代码块的结尾 ``` 又会开始一个新的代码块，把后面的标题整个吞掉。
+#[test]
+fn includes_are_not_indented() {
+    let mut problems = Vec::new();
+    for page in pages() {
+        let text = fs::read_to_string(&page).expect("读取页面");
+        for (number, line) in text.lines().enumerate() {
+            if line.contains("{{#include") && line.starts_with([' ', '\t']) {
+                problems.push(format!("{}:{}：{line}", page.display(), number + 1));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "这些 include 缩进了，引用进来的代码会打乱页面的结构：\n{}",
+        problems.join("\n")
+    );
 }

@@ -12,8 +12,10 @@
 //! 默认不运行：`cargo test --test grading -- --ignored`（CI 会运行它们）。
 //!
 //! 评分只在 Unix（Linux、macOS）上进行（见 labs/workbook/main.rs 的 `grading_supported`），
-//! 所以这些测试也只在 Unix 上编译；Windows 上评分命令拒绝运行，由 tests/grading_windows.rs 检查。
-#![cfg(unix)]
+//! 所以要评分的测试（以及用 sh 脚本扮演 cargo 的测试）都标着 `#[cfg(unix)]`；Windows 上评分命令
+//! 拒绝运行，由 tests/grading_windows.rs 检查。`workbook check` 在每种系统上都能用，它的测试不标。
+// 在 Windows 上，只给 Unix 测试用的辅助函数用不到
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -135,6 +137,7 @@ fn lab_with(lab: &str, find: &str, replace: &str) -> String {
 // ---------------------------------------------------------------- 不用编译的
 
 /// 教师在自己的练习册里做过练习 2.1，再评一份空作业：学生得 0 分，状态是“空作业”。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
     let scratch = Scratch::new("empty");
@@ -178,6 +181,7 @@ fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
 }
 
 /// 练习文件是一个指向参考答案的符号链接：记为篡改，0 分。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 fn symlinked_exercise_is_tampering() {
     let scratch = Scratch::new("symlink");
@@ -248,6 +252,7 @@ fn missing_cargo_is_reported_as_missing() {
 
 /// 学生在自己的仓库里改了测试和快照、重新生成了 Classroom 配置，交一个只回声一次的服务端：
 /// 评分用的是教师那份规格，改动一概不起作用。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn edited_tests_in_the_students_repository_change_nothing() {
@@ -327,6 +332,7 @@ fn tamper() {
 "#;
 
 /// 学生的程序在评分时改写快照：记为篡改、0 分；教师的练习册一个字节也没变。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn program_that_rewrites_a_snapshot_is_caught() {
@@ -362,6 +368,7 @@ fn program_that_rewrites_a_snapshot_is_caught() {
 
 /// 学生的程序在评分时把测试程序换成自己（下一个学生就会用到一个假的测试程序）：
 /// 记为篡改；下一个学生照常评分，评分器会发现测试程序被换掉，重新编译。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn program_that_replaces_the_test_program_is_caught() {
@@ -411,6 +418,7 @@ fn tamper() {
 
 /// 一个假的 cargo：评分用的测试程序“编译成功”；编译学生的练习时，先替学生再保存一次练习文件
 /// （只在第一次），再报告一个编译错误。这样“检查期间保存”每次都确定地发生在检查的正当中。
+#[cfg(unix)] // 用 sh 脚本扮演 cargo
 fn fake_cargo(scratch: &Scratch) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let script = scratch.0.join("fake-cargo");
@@ -435,6 +443,7 @@ esac
 }
 
 /// 准备一个改过练习 2.1 的教师练习册，返回（练习册，练习文件）。
+#[cfg(unix)] // 用 sh 脚本扮演 cargo
 fn edited_clone(scratch: &Scratch) -> (PathBuf, PathBuf) {
     let clone = instructor_clone(scratch);
     let stub = clone.join("labs/exercises/tcp_server.rs");
@@ -445,6 +454,7 @@ fn edited_clone(scratch: &Scratch) -> (PathBuf, PathBuf) {
 }
 
 /// check 期间练习文件又被保存：不把旧结果记在新文件名下，并提醒再检查一次。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 fn check_never_pairs_a_result_with_a_file_saved_during_the_check() {
     let scratch = Scratch::new("race");
@@ -475,6 +485,7 @@ fn check_never_pairs_a_result_with_a_file_saved_during_the_check() {
 }
 
 /// watch 期间练习文件又被保存：马上再检查一次，不等下一次保存。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 fn watch_checks_again_after_a_save_during_a_check() {
     use std::io::{BufRead, BufReader};
@@ -526,6 +537,7 @@ fn watch_checks_again_after_a_save_during_a_check() {
 /// 改了一句话的 UDP 客户端：6 个测试过 4 个，得 6.7 分而不是 0 分；最先给出的是和书中记录的对照，
 /// 中文的逐行对照，没有 Rust 的 panic 位置、left/right、insta 的英文报告。
 /// 编译不过的练习：rustc 的原话一个字不改（行号栏和 ^ 标记对得上）。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn feedback_is_readable_and_points_are_per_test() {
@@ -619,6 +631,7 @@ fn feedback_is_readable_and_points_are_per_test() {
 }
 
 /// 一次评分占着工位 slot-0 的时候，另一次评分用 slot-1，不会和它抢同一份副本。
+#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
 #[test]
 fn a_busy_grading_slot_is_left_alone() {
     let scratch = Scratch::new("slots");

@@ -95,16 +95,13 @@ async fn go_client_talks_to_lab_server() {
 #[ignore = "需要 go 和教程原文：cargo test --test interop_go -- --ignored"]
 async fn lab_client_talks_to_go_server() {
     let (mut go_server, addr) = start_go_server().await;
-    let transcript = tokio::task::spawn_blocking(move || {
-        run_to_exit(
-            client(),
-            "lab-tcp-client",
-            &["--addr", &addr],
-            "hello\n你好，世界\nq\n",
-        )
-    })
-    .await
-    .expect("客户端任务");
+    let transcript = run_to_exit_in_background(
+        client(),
+        "lab-tcp-client",
+        &["--addr", &addr],
+        "hello\n你好，世界\nq\n",
+    )
+    .await;
     // run_to_exit 先记标准输出、再记标准错误：回声在前，连接提示在后
     assert!(
         transcript.contains("\nhello\n你好，世界\n已连接到"),
@@ -126,13 +123,8 @@ async fn lab_client_notices_go_server_losing_bytes() {
     // 教程的 Go 服务端每轮新建 bufio.Reader：一次收到 300 字节时，只发回前 128 字节
     let (_go_server, addr) = start_go_server().await;
     let long_line = format!("{}\n", "0123456789".repeat(30));
-    let args = ["--addr", addr.as_str(), "--reply-timeout", "1"].map(str::to_string);
-    let transcript = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_to_exit(client(), "lab-tcp-client", &args, &long_line)
-    })
-    .await
-    .expect("客户端任务");
+    let args = ["--addr", addr.as_str(), "--reply-timeout", "1"];
+    let transcript = run_to_exit_in_background(client(), "lab-tcp-client", &args, &long_line).await;
     assert!(
         transcript.contains("等了 1 秒，这条回声只收到 128/300 字节")
             && transcript.ends_with("[退出码 1]"),

@@ -52,7 +52,9 @@ fn tamper() {
     }
     for d in dirs {
         let snap = d.join("tests/snapshots/udp_client_no_reply.snap");
-        if snap.exists() {
+        // 扮演的攻击只动评分用的目录（名字里有 socket-workbook-grading）：
+        // 同一台机器上别的练习册（比如系统临时目录里的另一份克隆）不能真的被它改坏
+        if snap.exists() && snap.to_string_lossy().contains("socket-workbook-grading") {
             let _ = std::fs::write(&snap, "---\nsource: tests/support/mod.rs\n---\n我说了算\n");
         }
     }

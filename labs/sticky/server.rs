@@ -28,7 +28,7 @@ use clap::Parser;
 use futures_util::StreamExt;
 use socket_workbook::errors::{cause, listen_failed};
 use socket_workbook::text::printable;
-use tokio::io::{AsyncReadExt, Interest};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
@@ -113,7 +113,7 @@ async fn main() -> ExitCode {
 /// 不拆包：和教程一样，把每次 read 读到的字节当成“一条消息”打印。这正是黏包的来源。
 async fn process_raw(mut conn: TcpStream, peer: SocketAddr, wait: bool) {
     if wait {
-        println!("等客户端 {peer} 发完（收到它的 FIN）再开始读");
+        println!("{}", waiting_for(peer));
         if let Err(err) = wait_until_peer_done(&conn).await {
             println!("等待客户端 {peer} 失败：{}", cause(&err));
             return;
@@ -141,7 +141,9 @@ async fn process_raw(mut conn: TcpStream, peer: SocketAddr, wait: bool) {
 // ANCHOR: wait_until_peer_done
 /// 一个字节也不读，等到对方关闭发送方向（收到 FIN）为止。
 /// 这段时间里到达的数据都留在操作系统的接收缓冲区里，等我们来读。
+#[cfg(not(windows))]
 async fn wait_until_peer_done(conn: &TcpStream) -> io::Result<()> {
+    use tokio::io::Interest;
     loop {
         let ready = conn.ready(Interest::READABLE).await?;
         if ready.is_read_closed() {
@@ -152,7 +154,42 @@ async fn wait_until_peer_done(conn: &TcpStream) -> io::Result<()> {
             conn.try_io(Interest::READABLE, || Err(io::ErrorKind::WouldBlock.into()));
     }
 }
+
+#[cfg(not(windows))]
+fn waiting_for(peer: SocketAddr) -> String {
+    format!("等客户端 {peer} 发完（收到它的 FIN）再开始读")
+}
 // ANCHOR_END: wait_until_peer_done
+
+// ANCHOR: wait_until_peer_done_windows
+/// Windows 上等不到“对方发完了”这个通知：接收缓冲区里还有没读的数据时，Windows 要等数据
+/// 被读走才报告连接关闭（见 Winsock 文档对 FD_CLOSE 的说明），上面的写法会一直等下去。
+/// 所以在 Windows 上换一种等法，同样一个字节也不读：用 peek 看接收缓冲区里攒了多少字节，
+/// 直到 QUIET 这么久都没有再变多。
+#[cfg(windows)]
+async fn wait_until_peer_done(conn: &TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    // peek 看一眼缓冲区里的字节，但不取走；第一次 peek 等到至少有一个字节（或者对方关闭）
+    let mut before = conn.peek(&mut buf).await?;
+    loop {
+        tokio::time::sleep(QUIET).await;
+        let now = conn.peek(&mut buf).await?;
+        if now == before {
+            return Ok(());
+        }
+        before = now;
+    }
+}
+
+/// Windows 上，接收缓冲区这么久没有变多，就当作客户端发完了。
+#[cfg(windows)]
+const QUIET: Duration = Duration::from_millis(300);
+
+#[cfg(windows)]
+fn waiting_for(peer: SocketAddr) -> String {
+    format!("等客户端 {peer} 发完（接收缓冲区 {QUIET:?} 没有再变多）再开始读")
+}
+// ANCHOR_END: wait_until_peer_done_windows
 
 // ANCHOR: process_framed
 /// 用手写的解码器拆包：读到多少就交给解码器多少，再把解出的完整消息一条条取出来。

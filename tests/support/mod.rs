@@ -440,8 +440,8 @@ fn check_snapshot(name: &str, transcript: &str, filters: &[(&str, &str)]) {
 ///   我们自己写的中文原因（“连接被拒绝”）在括号外面，照样逐字比对；
 /// - Windows 上程序名后面的 `.exe`（clap 的 Usage 一行用的是启动时的文件名）。
 ///
-/// 和课程有关的不同（SO_REUSEADDR、缓冲区大小、UDP 截断还是报错 10040）不在这里抹平：
-/// 那些测试只在它们的快照所录的系统上比对快照，见各测试上的说明。
+/// 和课程有关的不同（SO_REUSEADDR、缓冲区大小、UDP 截断还是报错 10040、黏包演示怎样等客户端发完）
+/// 不在这里抹平：那些测试先逐条核对这个系统该有的样子，见各测试上的说明。
 fn incidental_removed(text: &str) -> String {
     static RULES: std::sync::LazyLock<[(regex::Regex, &str); 2]> = std::sync::LazyLock::new(|| {
         [

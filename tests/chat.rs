@@ -74,6 +74,46 @@ async fn server_ctrl_c_right_after_start() {
     chat::server_ctrl_c_at_startup(server()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_slows_down_a_flood_and_nobody_is_kicked() {
+    chat::server_slows_down_a_flood(server(), client()).await;
+}
+
+#[tokio::test]
+async fn server_keeps_relaying_when_its_console_is_stalled() {
+    chat::server_keeps_going_with_a_stalled_console(server()).await;
+}
+
+#[tokio::test]
+async fn server_turns_away_the_one_over_max_clients() {
+    chat::server_turns_away_the_one_over_the_limit(server()).await;
+}
+
+#[tokio::test]
+async fn server_drops_connections_that_never_choose_a_nick() {
+    chat::server_drops_connections_without_a_nick(server()).await;
+}
+
+#[tokio::test]
+async fn server_rejects_lookalike_and_invisible_nicks() {
+    chat::server_rejects_lookalike_and_invisible_nicks(server()).await;
+}
+
+#[tokio::test]
+async fn server_escapes_invisible_characters() {
+    chat::server_escapes_invisible_characters(server()).await;
+}
+
+#[tokio::test]
+async fn server_accepts_4096_bytes_before_crlf() {
+    chat::server_accepts_4096_bytes_before_crlf(server()).await;
+}
+
+#[tokio::test]
+async fn client_sees_goodbye_on_q_quit_and_end_of_input() {
+    chat::client_sees_goodbye_on_every_way_out(client(), server()).await;
+}
+
 #[test]
 fn server_reports_port_in_use() {
     chat::server_port_in_use(server());

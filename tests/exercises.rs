@@ -280,6 +280,15 @@ async fn ex_4_2_server_help_and_unknown_command() {
     .await;
 }
 
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-nick"]
+async fn ex_4_2_server_rejects_lookalike_and_invisible_nicks() {
+    within_limit(chat::server_rejects_lookalike_and_invisible_nicks(
+        &exercise("ex-chat-nick"),
+    ))
+    .await;
+}
+
 // ---- 练习 4.3：聊天室客户端的收和发 ----
 
 #[tokio::test]

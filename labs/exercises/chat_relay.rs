@@ -12,20 +12,22 @@
 #![allow(unused)]
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Parser;
 use socket_workbook::ctrl_c::CtrlC;
 use socket_workbook::errors::{cause, ctrl_c_failed, listen_failed};
-use socket_workbook::text::printable_line;
+use socket_workbook::text::{lookalike_key, nick_char_allowed, printable_line};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -36,6 +38,15 @@ struct Args {
     /// 监听的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
     #[arg(long, default_value = "127.0.0.1:20004")]
     addr: String,
+    /// 最多同时有几个连接；再来的人会收到“聊天室已满”，然后被关闭连接
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_clients: u32,
+    /// 连上以后过了这么多秒还没起好昵称，就断开它
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    nick_timeout: u64,
+    /// 每人每秒最多说几行（可以先一口气说 100 行）；说得更快，服务端就放慢读他的连接
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    max_rate: u32,
 }
 
 /// 一行最多这么多字节（不算行尾的换行符）。更长的行不转发，并告诉发送者。
@@ -46,21 +57,30 @@ const QUEUE_LINES: usize = 1024;
 const MAX_NICK: usize = 16;
 /// 按下 Ctrl-C 之后，最多再等这么久，让写任务把队列里的消息发完。
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// 每人可以先一口气说这么多行（比如粘贴一段），之后每秒只能再说 `--max-rate` 行。
+const BURST: u32 = 100;
+/// 断开一个人时，最多再花这么久把最后一句（为什么断开他）写给他。
+const FAREWELL_WAIT: Duration = Duration::from_secs(5);
+/// 控制台的输出最多排这么多行。控制台跟不上时，多出来的行不打印，只记个数。
+const CONSOLE_LINES: usize = 1024;
 
 /// 发给大厅的事件。读任务、控制台和 main 都只通过这个通道和大厅说话。
 enum Event {
-    /// 新连接：它的地址、它的发送队列，以及断开它用的“开关”
+    /// 新连接：它的地址、它的发送队列、断开它用的“开关”，以及它占的座位
     Join {
         id: u64,
         addr: SocketAddr,
         queue: mpsc::Sender<Arc<str>>,
-        kick: CancellationToken,
+        kick: Kick,
+        seat: OwnedSemaphorePermit,
     },
     /// 客户端发来了一行（已经去掉换行、转义了控制字符）
     Line { id: u64, text: String },
     /// 客户端发来的一行太长，已经丢掉
     TooLong { id: u64 },
-    /// 客户端的连接结束了；`error` 是出错时的原因
+    /// 客户端第一次说得比 `--max-rate` 快：提醒它一次
+    TooFast { id: u64 },
+    /// 客户端的连接结束了：`error` 是出错时的原因，`None` 是它自己关闭了发送方向（输入结束）
     Leave { id: u64, error: Option<String> },
     /// 服务端控制台输入了一行，要通知所有人
     Console(String),
@@ -71,6 +91,7 @@ enum Event {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let settings = Settings::from(&args);
 
     // 1. 监听端口，并登记 Ctrl-C。登记要赶在打印地址之前：看到地址的人可能马上按 Ctrl-C，
     //    Ctrl-C 要是在登记之前到达，进程会被系统直接结束，来不及通知任何人
@@ -89,26 +110,28 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // 从这里起，服务端的每一行输出都交给打印线程（见 ConsoleOut），谁也不直接 println!
+    let out = ConsoleOut::start();
     match listener.local_addr() {
-        Ok(local) => println!("聊天室已开张：正在监听 {local}，按 Ctrl-C 停止"),
-        Err(err) => println!("聊天室已开张（无法获取本地地址：{}）", cause(&err)),
+        Ok(local) => out.print(format!("聊天室已开张：正在监听 {local}，按 Ctrl-C 停止")),
+        Err(err) => out.print(format!("聊天室已开张（无法获取本地地址：{}）", cause(&err))),
     }
 
-    // 2. 启动大厅任务和控制台线程
+    // 2. 启动大厅任务和读控制台输入的线程
     let (events, inbox) = mpsc::channel(1024);
-    let hub = tokio::spawn(run_hub(inbox));
-    read_console(events.clone());
+    let hub = tokio::spawn(run_hub(inbox, out.clone(), settings));
+    read_console(events.clone(), out.clone());
 
     // 3. 接受连接，直到按下 Ctrl-C
     let writers = TaskTracker::new();
     tokio::select! {
-        _ = accept_loop(&listener, &events, &writers) => {}
+        _ = accept_loop(&listener, &events, &writers, &out, settings) => {}
         _ = ctrl_c.recv() => {}
     }
 
     // 4. 收尾：不再接受新连接；让大厅通知所有人，再等写任务把队列里的消息发完
     drop(listener);
-    println!("收到 Ctrl-C：通知所有客户端，发完已收下的消息后退出");
+    out.print("收到 Ctrl-C：通知所有客户端，发完已收下的消息后退出");
     let _ = events.send(Event::Shutdown).await;
     let _ = hub.await;
     writers.close();
@@ -116,41 +139,97 @@ async fn main() -> ExitCode {
         .await
         .is_err()
     {
-        println!("有客户端在 {DRAIN_TIMEOUT:?} 内没有收完消息，不再等它");
+        out.print(format!(
+            "有客户端在 {DRAIN_TIMEOUT:?} 内没有收完消息，不再等它"
+        ));
     }
-    println!("聊天室已关闭");
+    out.print("聊天室已关闭");
+    out.finish(DRAIN_TIMEOUT).await;
     ExitCode::SUCCESS
 }
 
+/// 命令行上的几个上限，一起传给需要它们的地方。
+#[derive(Clone, Copy)]
+struct Settings {
+    max_clients: u32,
+    nick_timeout: Duration,
+    max_rate: u32,
+}
+
+impl From<&Args> for Settings {
+    fn from(args: &Args) -> Settings {
+        Settings {
+            max_clients: args.max_clients,
+            nick_timeout: Duration::from_secs(args.nick_timeout),
+            max_rate: args.max_rate,
+        }
+    }
+}
+
 /// 不停地接受新连接，为每个连接启动读任务和写任务。
-async fn accept_loop(listener: &TcpListener, events: &mpsc::Sender<Event>, writers: &TaskTracker) {
+async fn accept_loop(
+    listener: &TcpListener,
+    events: &mpsc::Sender<Event>,
+    writers: &TaskTracker,
+    out: &ConsoleOut,
+    settings: Settings,
+) {
+    // 每个连接占一个“座位”；座位坐满了，新来的人只会收到一句“聊天室已满”
+    let seats = Arc::new(Semaphore::new(settings.max_clients as usize));
     let mut next_id = 0;
     loop {
         let (conn, addr) = match listener.accept().await {
             Ok(pair) => pair,
             Err(err) => {
                 // 常见原因是打开的文件太多：稍等再试，已经连上的人不受影响
-                println!("接受连接失败：{}", cause(&err));
+                out.print(format!("接受连接失败：{}", cause(&err)));
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let Ok(seat) = seats.clone().try_acquire_owned() else {
+            out.print(format!(
+                "聊天室已满（{} 人），谢绝了 {addr}",
+                settings.max_clients
+            ));
+            tokio::spawn(turn_away(conn, settings.max_clients));
+            continue;
         };
         next_id += 1;
         tokio::spawn(process(
             conn,
             addr,
             next_id,
+            seat,
+            settings,
             events.clone(),
             writers.clone(),
         ));
     }
 }
 
+/// 人满时来的连接：告诉它一声，关闭发送方向，把它可能已经发来的东西读掉，然后关闭，前后最多 1 秒。
+/// 不读就关的话，对方发来、我们没读的数据会让系统回一个 RST，那一句“已满”可能就被冲掉了。
+async fn turn_away(mut conn: TcpStream, max_clients: u32) {
+    let goodbye = async {
+        conn.write_all(format!("{}\n", room_full(max_clients)).as_bytes())
+            .await?;
+        conn.shutdown().await?;
+        let mut ignored = [0u8; 1024];
+        while conn.read(&mut ignored).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
+}
+
 /// 处理一个连接：把它拆成读、写两半，写的一半交给写任务，读的一半留在这里一行一行地读。
+/// `seat` 是它占的座位，交给大厅保管：大厅把它从名单里去掉时，座位随之空出来。
 async fn process(
     conn: TcpStream,
     addr: SocketAddr,
     id: u64,
+    seat: OwnedSemaphorePermit,
+    settings: Settings,
     events: mpsc::Sender<Event>,
     writers: TaskTracker,
 ) {
@@ -160,7 +239,7 @@ async fn process(
     let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.into_split();
     let (queue, queue_out) = mpsc::channel(QUEUE_LINES);
-    let kick = CancellationToken::new();
+    let kick = Kick::default();
     writers.spawn(write_lines(writer, queue_out, kick.clone()));
 
     let join = Event::Join {
@@ -168,14 +247,15 @@ async fn process(
         addr,
         queue,
         kick: kick.clone(),
+        seat,
     };
     if events.send(join).await.is_err() {
         return; // 大厅已经关门（服务端正在退出）
     }
     // 一边读，一边留意“被踢”的开关：被踢时不再读，直接结束
     let error = tokio::select! {
-        result = read_lines(reader, id, &events) => result.err(),
-        _ = kick.cancelled() => None,
+        result = read_lines(reader, id, settings.max_rate, &events) => result.err(),
+        _ = kick.kicked() => None,
     };
     let _ = events.send(Event::Leave { id, error }).await;
 }
@@ -184,10 +264,13 @@ async fn process(
 async fn read_lines(
     reader: OwnedReadHalf,
     id: u64,
+    max_rate: u32,
     events: &mpsc::Sender<Event>,
 ) -> Result<(), String> {
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
+    let mut pace = RateLimit::new(max_rate, BURST);
+    let mut warned = false;
     loop {
         let received = read_line(&mut reader, &mut line)
             .await
@@ -202,7 +285,15 @@ async fn read_lines(
             },
         };
         let quit = matches!(&event, Event::Line { text, .. } if text.trim() == "/quit");
-        // 大厅忙不过来时这里会等一等：这个客户端暂时不再被读取，TCP 会让它慢下来
+        // 说得太快：先等一等再交给大厅。等的时候不读这个连接，TCP 会让发送的一方慢下来，
+        // 刷屏的代价落在刷屏的人自己身上。第一次这样时提醒他一句
+        if pace.wait_for_turn().await && !warned {
+            warned = true;
+            if events.send(Event::TooFast { id }).await.is_err() {
+                return Ok(());
+            }
+        }
+        // 大厅忙不过来时这里也会等一等：这个客户端暂时不再被读取，TCP 会让它慢下来
         if events.send(event).await.is_err() || quit {
             return Ok(());
         }
@@ -219,7 +310,7 @@ enum Received {
     End,
 }
 
-/// 读一行，但最多只把 [`MAX_LINE`] 字节放进内存。
+/// 读一行，但最多只把 [`MAX_LINE`] 字节（不算行尾）放进内存。
 ///
 /// 直接用 `read_until(b'\n')` 的话，对方只要一直不发换行，我们就会一直往 `line` 里追加，
 /// 内存用多少全由对方说了算。`take` 给这次读取加上了上限。
@@ -228,15 +319,23 @@ async fn read_line(
     line: &mut Vec<u8>,
 ) -> std::io::Result<Received> {
     line.clear();
-    let limit = MAX_LINE as u64 + 1; // 多留 1 个字节给换行符
+    // 多留 2 个字节给行尾：nc 发来的行以 \n 结尾，telnet 发来的以 \r\n 结尾
+    let limit = MAX_LINE as u64 + 2;
     let n = (&mut *reader).take(limit).read_until(b'\n', line).await?;
     if n == 0 {
         return Ok(Received::End);
     }
     if line.ends_with(b"\n") || n < limit as usize {
-        return Ok(Received::Line); // 完整的一行，或者连接结束前的最后半行
+        // 完整的一行，或者连接结束前的最后半行：去掉行尾再看长度
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        return Ok(if text.len() <= MAX_LINE {
+            Received::Line
+        } else {
+            Received::TooLong
+        });
     }
-    // 读满了上限还没见到换行：这一行太长。把它剩下的部分读掉扔掉，一次最多 MAX_LINE 字节
+    // 读满了上限还没见到换行：这一行太长。把它剩下的部分读掉扔掉，一次最多读 limit 字节
     loop {
         line.clear();
         let n = (&mut *reader).take(limit).read_until(b'\n', line).await?;
@@ -249,27 +348,114 @@ async fn read_line(
 
 /// 写任务：从队列里取出要发给这个客户端的行，写进连接。
 /// 队列的发送端全部关闭（大厅让它离开）时，把剩下的行发完、关闭写方向再结束；
-/// 被踢（`kick`）时立刻结束，不再等一个不读数据的客户端。
-async fn write_lines(
-    writer: OwnedWriteHalf,
-    mut queue: mpsc::Receiver<Arc<str>>,
-    kick: CancellationToken,
-) {
+/// 被踢（`kick`）时丢掉队列里剩下的行，只把被踢的原因写给它，不再等一个不读数据的客户端。
+async fn write_lines(writer: OwnedWriteHalf, mut queue: mpsc::Receiver<Arc<str>>, kick: Kick) {
     let mut writer = BufWriter::new(writer);
-    let deliver = async {
-        let mut batch = Vec::new();
-        // recv_many 一次取出队列里已有的多行（最多 64 行），写完再 flush 一次，减少系统调用
-        while queue.recv_many(&mut batch, 64).await > 0 {
-            for line in batch.drain(..) {
-                writer.write_all(line.as_bytes()).await?;
-            }
-            writer.flush().await?;
+    let mut batch = Vec::new();
+    loop {
+        // recv_many 一次取出队列里已有的多行（最多 64 行），写完再 flush 一次，减少系统调用。
+        // biased：先看开关，被踢了就不再取队列里的行
+        let taken = tokio::select! {
+            biased;
+            _ = kick.kicked() => break,
+            taken = queue.recv_many(&mut batch, 64) => taken,
+        };
+        if taken == 0 {
+            let _ = writer.shutdown().await; // 发送 FIN：告诉客户端“我不会再发了”
+            return;
         }
-        writer.shutdown().await // 发送 FIN：告诉客户端“我不会再发了”
+        // 写到一半被踢了：再给它 FAREWELL_WAIT 把这一批写完（免得最后一句接在半行后面），写不完就放弃
+        let give_up = async {
+            kick.kicked().await;
+            tokio::time::sleep(FAREWELL_WAIT).await;
+        };
+        tokio::select! {
+            written = write_batch(&mut writer, &mut batch) => {
+                if written.is_err() {
+                    return; // 连接已经断了
+                }
+            }
+            _ = give_up => return,
+        }
+    }
+    // 被踢了：最后告诉它为什么，最多花 FAREWELL_WAIT
+    let reason = format!("{}\n", kick.reason().unwrap_or_default());
+    let farewell = async {
+        writer.write_all(reason.as_bytes()).await?;
+        writer.flush().await?;
+        writer.shutdown().await
     };
-    tokio::select! {
-        _ = deliver => {}
-        _ = kick.cancelled() => {}
+    let _ = tokio::time::timeout(FAREWELL_WAIT, farewell).await;
+}
+
+/// 把一批行写进连接，最后只 flush 一次。
+async fn write_batch(
+    writer: &mut BufWriter<OwnedWriteHalf>,
+    batch: &mut Vec<Arc<str>>,
+) -> std::io::Result<()> {
+    for line in batch.drain(..) {
+        writer.write_all(line.as_bytes()).await?;
+    }
+    writer.flush().await
+}
+
+/// 断开一个客户端用的“开关”，带着断开的原因。大厅按下它（`kick`）；读任务看到后不再读，
+/// 写任务看到后把原因写给对方，再关闭连接。
+#[derive(Clone, Default)]
+struct Kick {
+    pressed: CancellationToken,
+    reason: Arc<OnceLock<String>>,
+}
+
+impl Kick {
+    fn kick(&self, reason: String) {
+        let _ = self.reason.set(reason); // 先放好原因，再按开关：写任务醒来时一定看得到原因
+        self.pressed.cancel();
+    }
+
+    async fn kicked(&self) {
+        self.pressed.cancelled().await;
+    }
+
+    fn reason(&self) -> Option<&str> {
+        self.reason.get().map(String::as_str)
+    }
+}
+
+/// 令牌桶：每人一个。桶里最多攒 `burst` 个令牌，每秒补上 `per_second` 个，说一行用掉一个。
+/// 桶空了就等到补出一个再说。平时说话、偶尔粘贴一段都碰不到它，只有一直刷屏的人会被放慢。
+///
+/// 它只有十几行，这里自己写出来，是为了看清楚它怎么工作；正式的项目可以用 `governor` 这样的 crate。
+struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(per_second: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    /// 用掉一个令牌；桶空了就先等到补上。返回这一次有没有等。
+    async fn wait_for_turn(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.burst) - 1.0;
+        self.last = now;
+        if self.tokens >= 0.0 {
+            return false;
+        }
+        // 欠了不到一个令牌：等它补上。等的这段时间在下一次调用时算作补充，所以不会多补
+        let owed = Duration::from_secs_f64(-self.tokens / self.per_second);
+        tokio::time::sleep(owed).await;
+        true
     }
 }
 
@@ -277,7 +463,7 @@ async fn write_lines(
 ///
 /// 读标准输入会阻塞线程，所以不放在 tokio 的任务里。标准输入关闭时（例如服务端在后台运行）
 /// 这个线程结束，聊天室照常运行。
-fn read_console(events: mpsc::Sender<Event>) {
+fn read_console(events: mpsc::Sender<Event>, out: ConsoleOut) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut line = Vec::new();
@@ -295,8 +481,77 @@ fn read_console(events: mpsc::Sender<Event>) {
                 }
             }
         }
-        println!("控制台的输入已结束，聊天室照常运行（按 Ctrl-C 停止）");
+        out.print("控制台的输入已结束，聊天室照常运行（按 Ctrl-C 停止）");
     });
+}
+
+/// 服务端控制台的输出：一个单独的线程负责打印，别人只是把要打印的行交给它，从不等它。
+///
+/// `println!` 要等终端或管道收下这一行才返回。终端被 Ctrl-S 暂停、输出接到一个没人读的管道上时，
+/// 它就一直不返回：大厅要是自己 `println!`，整个聊天室就跟着停了。交给打印线程的队列有上限，
+/// 排满时新的行不打印、只记个数，等打印线程跟上了，先补一句“略去了几行”。
+#[derive(Clone)]
+struct ConsoleOut {
+    lines: std::sync::mpsc::SyncSender<Printed>,
+    dropped: Arc<AtomicUsize>,
+}
+
+/// 交给打印线程的东西：要打印的一行，或者“打印完排着的行就告诉我”。
+enum Printed {
+    Line(String),
+    Finish(oneshot::Sender<()>),
+}
+
+impl ConsoleOut {
+    fn start() -> ConsoleOut {
+        let (lines, to_print) = std::sync::mpsc::sync_channel(CONSOLE_LINES);
+        std::thread::spawn(move || print_lines(to_print));
+        ConsoleOut {
+            lines,
+            dropped: Arc::default(),
+        }
+    }
+
+    /// 打印一行，从不等待：队列满了就只记个数。
+    fn print(&self, line: impl Into<String>) {
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            let note = Printed::Line(lines_dropped(dropped));
+            if self.lines.try_send(note).is_err() {
+                self.dropped.fetch_add(dropped + 1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if self.lines.try_send(Printed::Line(line.into())).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// 退出前：等打印线程把排着的行都打印出来，最多等 `wait`。
+    async fn finish(&self, wait: Duration) {
+        let (done, printed) = oneshot::channel();
+        let lines = self.lines.clone();
+        // 队列满着时 send 要等，所以放在一个普通线程里：控制台卡死了，退出也不会被卡住
+        std::thread::spawn(move || lines.send(Printed::Finish(done)));
+        let _ = tokio::time::timeout(wait, printed).await;
+    }
+}
+
+/// 打印线程：一行一行地打印。写不出去（比如输出被关掉了）也不要紧，聊天室照常运行。
+fn print_lines(to_print: std::sync::mpsc::Receiver<Printed>) {
+    let mut stdout = std::io::stdout();
+    for printed in to_print {
+        match printed {
+            Printed::Line(line) => {
+                let _ = writeln!(stdout, "{line}");
+            }
+            Printed::Finish(done) => {
+                let _ = stdout.flush();
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
 }
 
 /// 聊天室里的一个连接。
@@ -304,36 +559,60 @@ struct Client {
     addr: SocketAddr,
     /// 还没起好昵称时是 None：这时说的话不转发，当作昵称来处理
     nick: Option<String>,
+    /// 进门的时刻：过了 `--nick-timeout` 还没起好昵称，就断开它
+    joined: Instant,
     queue: mpsc::Sender<Arc<str>>,
-    kick: CancellationToken,
+    kick: Kick,
+    /// 它占的座位：Client 被丢掉（离开、被踢）时座位随之空出来，下一个人就能进门
+    _seat: OwnedSemaphorePermit,
 }
 
 /// 聊天室的全部状态。只有大厅任务能碰它，所以不需要锁。
-#[derive(Default)]
 struct Room {
     /// 按连接的先后排序，`/who` 的名单因此总是按进门的顺序
     clients: BTreeMap<u64, Client>,
     /// 队列满了、等着被断开的客户端
     too_slow: Vec<u64>,
+    out: ConsoleOut,
+    settings: Settings,
 }
 
 /// 大厅任务：一个接一个地处理事件。所有的转发都只是“放进队列”，从不等待网络，
-/// 所以一个慢吞吞的客户端拖不慢大厅，也就拖不慢别人。
-async fn run_hub(mut inbox: mpsc::Receiver<Event>) {
-    let mut room = Room::default();
-    while let Some(event) = inbox.recv().await {
+/// 连打印也只是交给打印线程，所以一个慢吞吞的客户端、一个卡住的控制台都拖不慢大厅。
+async fn run_hub(mut inbox: mpsc::Receiver<Event>, out: ConsoleOut, settings: Settings) {
+    let mut room = Room {
+        clients: BTreeMap::new(),
+        too_slow: Vec::new(),
+        out,
+        settings,
+    };
+    // 每秒看一次有没有进门很久还不起昵称的连接
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let event = tokio::select! {
+            event = inbox.recv() => event,
+            _ = clock.tick() => {
+                room.drop_nameless();
+                continue;
+            }
+        };
+        let Some(event) = event else { return };
         match event {
             Event::Join {
                 id,
                 addr,
                 queue,
                 kick,
-            } => room.join(id, addr, queue, kick),
+                seat,
+            } => room.join(id, addr, queue, kick, seat),
             Event::Line { id, text } => room.line(id, &text),
             Event::TooLong { id } => room.tell(
                 id,
                 &format!("[系统] 这一行超过了 {MAX_LINE} 字节，没有发出去。"),
             ),
+            Event::TooFast { id } => room.tell(id, &too_fast(settings.max_rate)),
+            // 自己关闭了发送方向（比如按了 Ctrl-D）：和 /quit 一样，说声再见再让它走
+            Event::Leave { id, error: None } => room.quit(id),
             Event::Leave { id, error } => room.leave(id, error),
             Event::Console(text) => room.console(&text),
             Event::Shutdown => {
@@ -346,6 +625,11 @@ async fn run_hub(mut inbox: mpsc::Receiver<Event>) {
 }
 
 impl Room {
+    /// 在服务端的控制台上显示一行。和 `println!` 一样用，但从不等待（见 [`ConsoleOut`]）。
+    fn print(&self, line: impl Into<String>) {
+        self.out.print(line);
+    }
+
     /// 把一行放进某个客户端的队列。放不进去（队列满了）就记下它，稍后断开。
     fn tell(&mut self, id: u64, text: &str) {
         if let Some(client) = self.clients.get(&id) {
@@ -376,11 +660,36 @@ impl Room {
             let Some(client) = self.clients.remove(&id) else {
                 continue; // 已经处理过了
             };
-            client.kick.cancel(); // 读、写两个任务立刻结束，连接随之关闭
+            // 读、写两个任务随之结束；写任务最后告诉它为什么，然后关闭连接
+            client.kick.kick(kicked_too_slow());
             let name = client.nick.unwrap_or_else(|| client.addr.to_string());
-            println!("{name}（{}）接收太慢，队列已满，断开它", client.addr);
+            self.print(format!(
+                "{name}（{}）接收太慢，队列已满，断开它",
+                client.addr
+            ));
             if self.clients.values().any(|c| c.nick.is_some()) {
                 self.broadcast(&format!("[系统] {name} 接收太慢，已被断开"), None);
+            }
+        }
+    }
+
+    /// 断开进门以后迟迟不起昵称的连接：它们占着座位（和服务端的文件描述符），却不参加聊天。
+    fn drop_nameless(&mut self) {
+        let limit = self.settings.nick_timeout;
+        let late: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.nick.is_none() && c.joined.elapsed() >= limit)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in late {
+            if let Some(client) = self.clients.remove(&id) {
+                client.kick.kick(no_nick_in_time(limit));
+                self.print(format!(
+                    "{}（还没有昵称）{} 秒内没有起昵称，断开它",
+                    client.addr,
+                    limit.as_secs()
+                ));
             }
         }
     }
@@ -391,14 +700,17 @@ impl Room {
         id: u64,
         addr: SocketAddr,
         queue: mpsc::Sender<Arc<str>>,
-        kick: CancellationToken,
+        kick: Kick,
+        seat: OwnedSemaphorePermit,
     ) {
-        println!("新连接：{addr}");
+        self.print(format!("新连接：{addr}"));
         let client = Client {
             addr,
             nick: None,
+            joined: Instant::now(),
             queue,
             kick,
+            _seat: seat,
         };
         self.clients.insert(id, client);
         let online = self.nicks().len();
@@ -419,8 +731,8 @@ impl Room {
             None => format!("{}（还没有昵称）", client.addr),
         };
         match error {
-            Some(error) => println!("{who}的连接出错：{error}"),
-            None => println!("{who}断开了连接"),
+            Some(error) => self.print(format!("{who}的连接出错：{error}")),
+            None => self.print(format!("{who}断开了连接")),
         }
         if let Some(nick) = client.nick {
             self.broadcast(&format!("[系统] {nick} 离开了聊天室"), None);
@@ -431,10 +743,11 @@ impl Room {
     fn line(&mut self, id: u64, text: &str) {
         // TODO（练习 4.1）：要说的话都已经写好，在文件末尾：said、server_notice、notice_sent，直接调用它们。
         // line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；
-        // 以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，打印出来，
+        // 以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，用 self.print 打印出来，
         // 再 broadcast 给除了发送者以外的所有人（前缀由服务端加，谁也冒充不了别人）。
         // console：把 server_notice(text) 加上 \n，用 try_send 放进每一个连着的人的队列（包括还没起昵称的），
-        // 队列满了的记进 too_slow；最后打印 notice_sent(text, 人数)。
+        // 队列满了的记进 too_slow；最后用 self.print 打印 notice_sent(text, 人数)。
+        // 打印一律用 self.print，不用 println!：控制台卡住时 println! 会卡住整个大厅（见 ConsoleOut）。
         todo!("练习 4.1：聊天室服务端：转发每一行，控制台广播通知")
     }
 
@@ -474,7 +787,7 @@ impl Room {
             return;
         };
         let to = self.clients[&target].nick.clone().unwrap_or_default();
-        println!("[私信] {from} → {to}：{text}");
+        self.print(format!("[私信] {from} → {to}：{text}"));
         self.tell(target, &format!("[私信] <{from}> {text}"));
         self.tell(id, &format!("[私信→{to}] {text}"));
     }
@@ -499,7 +812,8 @@ impl Room {
             return;
         };
         client.nick = Some(wanted.to_string());
-        println!("{}（{}）进入了聊天室", wanted, client.addr);
+        let entered = format!("{}（{}）进入了聊天室", wanted, client.addr);
+        self.print(entered);
         self.tell(
             id,
             &format!("[系统] 你好，{wanted}！直接输入文字就是对所有人说话，输入 /help 查看命令。"),
@@ -520,21 +834,34 @@ impl Room {
         if let Some(client) = self.clients.get_mut(&id) {
             client.nick = Some(wanted.to_string());
         }
-        println!("{old} 改名为 {wanted}");
+        self.print(format!("{old} 改名为 {wanted}"));
         self.tell(id, &format!("[系统] 你现在叫 {wanted}"));
         self.broadcast(&format!("[系统] {old} 改名为 {wanted}"), Some(id));
     }
 
-    /// 昵称的规则：1 到 16 个字符，只能是汉字、字母、数字、`_` 和 `-`，不能和别人重复（不分大小写）。
+    /// 昵称的规则：1 到 16 个字符，只能是汉字、字母、数字、`_` 和 `-`（看不见的字符、全角字母不行），
+    /// 不能和别人重复（不分大小写），也不能和在线的人的昵称看起来一样。
     fn check_nick(&self, wanted: &str) -> Result<(), String> {
-        let valid = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
-        if wanted.is_empty() || wanted.chars().count() > MAX_NICK || !wanted.chars().all(valid) {
+        let length = wanted.chars().count();
+        if length == 0 || length > MAX_NICK || !wanted.chars().all(nick_char_allowed) {
             return Err(bad_nick());
         }
         if !self.find(wanted).is_empty() {
             return Err(nick_taken(wanted));
         }
+        if let Some(online) = self.lookalike(wanted) {
+            return Err(nick_looks_like(wanted, &online));
+        }
         Ok(())
+    }
+
+    /// 在线的人里，有没有谁的昵称和 `wanted` 看起来一样（例如 `alice` 和开头是西里尔字母 а 的 `аlice`）。
+    /// 有就返回他的昵称。“看起来一样”由 Unicode 的形似字表决定，见 `socket_workbook::text::lookalike_key`。
+    fn lookalike(&self, wanted: &str) -> Option<String> {
+        let key = lookalike_key(wanted);
+        self.nicks()
+            .into_iter()
+            .find(|nick| lookalike_key(nick) == key)
     }
 
     /// 按昵称找人（不分大小写）。
@@ -603,12 +930,19 @@ fn unknown_command(name: &str) -> String {
 
 /// 昵称不合规则的原因（调用方会再加上“请重新输入”或“昵称没有改”）。
 fn bad_nick() -> String {
-    format!("昵称只能由汉字、字母、数字、_ 和 - 组成，最多 {MAX_NICK} 个字")
+    format!(
+        "昵称只能由汉字、字母、数字、_ 和 - 组成（不能有看不见的字符和全角字母），最多 {MAX_NICK} 个字"
+    )
 }
 
 /// 昵称已经有人在用（不分大小写）。
 fn nick_taken(wanted: &str) -> String {
     format!("昵称 {wanted} 已经有人在用了")
+}
+
+/// 昵称和在线的某人看起来一样，别人会分不清。
+fn nick_looks_like(wanted: &str, online: &str) -> String {
+    format!("昵称 {wanted} 和在线的 {online} 看起来一样，别人会分不清你们")
 }
 
 /// `/help` 的内容。
@@ -620,3 +954,31 @@ const HELP: [&str; 6] = [
     "[系统] /quit：离开聊天室",
     "[系统] /help：显示这份说明",
 ];
+
+/// 被“接收太慢”断开的人收到的最后一句。
+fn kicked_too_slow() -> String {
+    format!("[系统] 你有 {QUEUE_LINES} 行消息没有读走，服务端断开了你的连接（接收太慢）")
+}
+
+/// 进门后迟迟不起昵称的人收到的最后一句。
+fn no_nick_in_time(limit: Duration) -> String {
+    format!(
+        "[系统] {} 秒内没有起好昵称，服务端断开了你的连接",
+        limit.as_secs()
+    )
+}
+
+/// 说得太快的人第一次被放慢时收到的提醒。
+fn too_fast(max_rate: u32) -> String {
+    format!("[系统] 你说得太快了：每人每秒最多 {max_rate} 行，多出来的会慢慢发出去")
+}
+
+/// 人满时新来的人收到的一句。
+fn room_full(max_clients: u32) -> String {
+    format!("[系统] 聊天室已满（最多 {max_clients} 人），请稍后再来")
+}
+
+/// 控制台跟不上、略去了一些行之后补上的一句。
+fn lines_dropped(count: usize) -> String {
+    format!("（控制台跟不上，略去了 {count} 行输出）")
+}

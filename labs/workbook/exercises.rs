@@ -259,10 +259,11 @@ pub const ALL: &[Exercise] = &[
         section: "第 4.2 节《服务端》",
         hint: "要说的话都已经写好，在文件末尾：said、server_notice、notice_sent，直接调用它们。\n\
                line：空行不转发；还没有昵称时，这一行就是想要的昵称（/quit 除外），交给 choose_nick；\n\
-               以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，打印出来，\n\
+               以 / 开头的交给 command；其余的用 said(&nick, text) 加上昵称，用 self.print 打印出来，\n\
                再 broadcast 给除了发送者以外的所有人（前缀由服务端加，谁也冒充不了别人）。\n\
                console：把 server_notice(text) 加上 \\n，用 try_send 放进每一个连着的人的队列（包括还没起昵称的），\n\
-               队列满了的记进 too_slow；最后打印 notice_sent(text, 人数)。",
+               队列满了的记进 too_slow；最后用 self.print 打印 notice_sent(text, 人数)。\n\
+               打印一律用 self.print，不用 println!：控制台卡住时 println! 会卡住整个大厅（见 ConsoleOut）。",
         points: 10,
         tests: &[
             ("server_three_clients", "三个人的聊天记录"),
@@ -291,16 +292,22 @@ pub const ALL: &[Exercise] = &[
         },
         book: "ch04-2-chat-server.md",
         section: "第 4.2 节《服务端》",
-        hint: "要说的话都已经写好，在文件末尾：who_list、MSG_USAGE、unknown_command、HELP、bad_nick、nick_taken。\n\
+        hint: "要说的话都已经写好，在文件末尾：who_list、MSG_USAGE、unknown_command、HELP、bad_nick、nick_taken、nick_looks_like。\n\
                command：按第一个空格分出命令名和参数；nick → rename，who → tell 对方 who_list(&self.nicks())，\n\
                msg → “/msg 昵称 内容”交给 private（格式不对就 tell 对方 MSG_USAGE），quit → quit，\n\
                help → 逐行 tell HELP，其他的 tell 对方 unknown_command(name)。\n\
-               check_nick：1 到 MAX_NICK 个字符，只能是字母数字（含汉字）、_ 和 -，否则 Err(bad_nick())；\n\
-               不分大小写不能和别人重复（用 find），否则 Err(nick_taken(wanted))。",
+               check_nick：1 到 MAX_NICK 个字符，每个字符都要让 nick_char_allowed 点头，否则 Err(bad_nick())；\n\
+               不分大小写不能和别人重复（用 find），否则 Err(nick_taken(wanted))；\n\
+               和在线的人看起来一样也不行（用 self.lookalike(wanted) 找），否则 Err(nick_looks_like(wanted, &那个昵称))。\n\
+               形似字的表已经由 socket_workbook::text 准备好，不用自己写。",
         points: 10,
         tests: &[
             ("server_three_clients", "三个人的聊天记录（昵称和命令）"),
             ("server_help_and_unknown_command", "/help 和不认识的命令"),
+            (
+                "server_rejects_lookalike_and_invisible_nicks",
+                "形似的昵称和看不见的昵称",
+            ),
         ],
     },
     Exercise {

@@ -18,6 +18,9 @@ const CLIENT: &str = "lab-chat-client";
 /// 问候和要昵称的两行。
 const GREETING_PROMPT: &str = "[系统] 请输入你的昵称：";
 
+/// 昵称不合规则时的回答。
+const BAD_NICK: &str = "[系统] 昵称只能由汉字、字母、数字、_ 和 - 组成（不能有看不见的字符和全角字母），最多 16 个字，请重新输入：";
+
 fn greeting(online: usize) -> String {
     format!("[系统] 欢迎来到聊天室！现在有 {online} 人在线。")
 }
@@ -106,11 +109,7 @@ pub async fn server_three_clients(server: &Path) {
     room.hears("alice", &greeting(0)).await;
     room.hears("alice", GREETING_PROMPT).await;
     room.say("alice", "alice smith").await;
-    room.hears(
-        "alice",
-        "[系统] 昵称只能由汉字、字母、数字、_ 和 - 组成，最多 16 个字，请重新输入：",
-    )
-    .await;
+    room.hears("alice", BAD_NICK).await;
     room.say("alice", "alice").await;
     room.hears("alice", &welcome("alice")).await;
 
@@ -291,19 +290,16 @@ pub async fn server_sanitises_text(server: &Path) {
     mallory.expect_line(&greeting(2)).await;
     mallory.expect_line(GREETING_PROMPT).await;
     mallory.send(b"\x1b[31mred\n").await;
-    mallory
-        .expect_line("[系统] 昵称只能由汉字、字母、数字、_ 和 - 组成，最多 16 个字，请重新输入：")
-        .await;
+    mallory.expect_line(BAD_NICK).await;
     mallory.say("一二三四五六七八九十一二三四五六七").await;
-    mallory
-        .expect_line("[系统] 昵称只能由汉字、字母、数字、_ 和 - 组成，最多 16 个字，请重新输入：")
-        .await;
+    mallory.expect_line(BAD_NICK).await;
 }
 
 /// 一个客户端连上以后不再读：它的队列有上限，排满了就被断开，其他人一直照常收到每一条消息，
 /// 服务端的内存也不会无限上涨。
 pub async fn server_drops_slow_reader(server: &Path) {
-    let (server, addr) = start_server(server, SERVER, &[]).await;
+    // alice 要尽快地发，直到塞满 slow 的队列，所以放宽每人每秒的上限（见 server_slows_down_a_flood）
+    let (server, addr) = start_server(server, SERVER, &["--max-rate", "1000000"]).await;
     let mut alice = join(addr, "alice", 0).await;
     let mut slow = LinePeer::connect_with_small_buffer(addr).await;
     enter(&mut slow, "slow", 1).await;
@@ -348,6 +344,8 @@ pub async fn server_drops_slow_reader(server: &Path) {
     };
     kicked.store(true, Ordering::Relaxed);
     assert_eq!(notice, "[系统] slow 接收太慢，已被断开");
+    // slow 这时开始读：被断开之前，服务端最后告诉它为什么
+    let slow_rest = tokio::spawn(async move { slow.expect_closed().await });
     let (mut alice, sent) = timeout(WAIT, flood)
         .await
         .expect("alice 停下")
@@ -366,8 +364,17 @@ pub async fn server_drops_slow_reader(server: &Path) {
         "慢客户端塞住时，服务端的常驻内存涨到了 {peak} KiB（发出了 {sent} 行、共约 {} MB）",
         sent * 4 / 1000
     );
-    // slow 的连接已经被关闭
-    slow.expect_closed().await;
+    // slow 的连接已经被关闭，最后一行说明了原因
+    let rest = timeout(WAIT, slow_rest)
+        .await
+        .expect("slow 的连接结束")
+        .expect("slow");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some("[系统] 你有 1024 行消息没有读走，服务端断开了你的连接（接收太慢）"),
+        "slow 最后收到的几行：{:?}",
+        &rest[rest.len().saturating_sub(3)..]
+    );
 }
 
 /// 一个客户端发了半行就重置了连接（RST）：半行不会被转发，其他人只看到它离开，聊天照常。
@@ -408,7 +415,8 @@ pub async fn server_delivers_last_unterminated_line(server: &Path) {
     bob.shutdown().await;
     alice.expect_line("<bob> no newline at the end").await;
     alice.expect_line("[系统] bob 离开了聊天室").await;
-    assert!(bob.expect_closed().await.is_empty());
+    // 输入结束和 /quit 一样：服务端说声再见，再关闭连接
+    assert_eq!(bob.expect_closed().await, ["[系统] 再见，bob！"]);
 }
 
 /// 20 个人同时各说 10 句：每个人都按各自的顺序收到其他 19 个人的全部 190 句，
@@ -522,7 +530,8 @@ pub async fn server_console_notice(server: &Path) {
 #[cfg(unix)] // 测试只能在 Unix 上给被测程序单独发 Ctrl-C（见 support::Program::interrupt）
 /// Ctrl-C：服务端告诉每个人它要关了，把已经收下的消息全部发完，关闭连接，以退出码 0 结束。
 pub async fn server_ctrl_c(server: &Path) {
-    let (mut server, addr) = start_server(server, SERVER, &[]).await;
+    // alice 要一口气发 300 行，超过了每人每秒的默认上限，所以放宽它（见 server_slows_down_a_flood）
+    let (mut server, addr) = start_server(server, SERVER, &["--max-rate", "100000"]).await;
     let mut alice = join(addr, "alice", 0).await;
     let mut bob = join(addr, "bob", 1).await;
     alice.expect_line("[系统] bob 进入了聊天室").await;
@@ -697,6 +706,296 @@ pub async fn client_in_real_room(client: &Path, server: &Path) {
     assert_eq!(status.code(), Some(0), "{}", alice.transcript());
     bob.expect_line("[系统] alice 离开了聊天室").await;
     assert_transcript("chat_client_run", &alice.transcript());
+}
+
+/// 刷屏：一个人尽快地发 10 万行短消息，三个真正的 lab-chat-client 在听。服务端按每人每秒的上限
+/// 放慢读刷屏者的连接，所以听的人跟得上，谁也不会因为“接收太慢”被断开；刷屏的人收到一句提醒，
+/// 别人说的话照常送到。
+pub async fn server_slows_down_a_flood(server: &Path, client: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &[]).await;
+    let mut listeners = Vec::new();
+    for (online, nick) in ["alice", "bob", "carol"].into_iter().enumerate() {
+        let mut program = Program::start(client, CLIENT, &["--addr", &addr.to_string()]);
+        // “已连接”的提示在标准错误上，和标准输出上的问候谁先到不一定，所以只等要昵称的那一行
+        program.wait_for_line(|line| line == GREETING_PROMPT).await;
+        assert!(program.transcript().contains(&greeting(online)));
+        program.type_line(nick).await;
+        program.wait_for_line(|line| line == welcome(nick)).await;
+        listeners.push(program);
+    }
+    let mut mallory = join(addr, "mallory", 3).await;
+
+    // 10 万行，每行 200 字节上下（一共 20 MB，比三个人的接收缓冲区加起来还多），每次写 1000 行；
+    // 写不进去（服务端不读了、缓冲区也满了）就停下，最多写 5 秒
+    let filler = "刷".repeat(64);
+    let flood = tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut sent = 0;
+        while sent < 100_000 {
+            let batch: String = (sent..sent + 1000)
+                .map(|n| format!("{n:06}{filler}\n"))
+                .collect();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !mallory.send_within(batch.as_bytes(), left).await {
+                break;
+            }
+            sent += 1000;
+        }
+        mallory
+    });
+    let mut mallory = timeout(WAIT, flood)
+        .await
+        .expect("刷屏在 5 秒内停下")
+        .expect("刷屏的任务");
+
+    // 刷屏还在慢慢地转发，别人说的话照常送到：alice 说一句，bob 和 carol 都收到，alice 自己也还在
+    listeners[0].type_line("大家还好吗").await;
+    for listener in &mut listeners[1..] {
+        listener
+            .wait_for_line(|line| line == "<alice> 大家还好吗")
+            .await;
+    }
+    listeners[0].type_line("/who").await;
+    listeners[0]
+        .wait_for_line(|line| line == "[系统] 在线 4 人：alice、bob、carol、mallory")
+        .await;
+    for listener in &listeners {
+        let transcript = listener.transcript();
+        assert!(
+            !transcript.contains("接收太慢") && !transcript.contains("断开"),
+            "刷屏时有人被断开了：\n{transcript}"
+        );
+    }
+    server
+        .wait_for_line(|line| {
+            line.starts_with("[系统] 在线") || line.contains("<alice> 大家还好吗")
+        })
+        .await;
+    assert!(
+        !server.transcript().contains("接收太慢"),
+        "服务端断开了读得慢的人"
+    );
+    // 刷屏的人自己收到一句提醒
+    let (_, warning) = mallory
+        .read_until_line(|line| line.starts_with("[系统] 你说得太快了"))
+        .await;
+    assert_eq!(
+        warning,
+        "[系统] 你说得太快了：每人每秒最多 20 行，多出来的会慢慢发出去"
+    );
+}
+
+/// 服务端的标准输出接在一个没人读的管道上（就像终端被 Ctrl-S 暂停）：控制台卡住了，
+/// 聊天室照常转发，新来的人照常进门；控制台恢复以后，服务端补一句略去了多少行。
+pub async fn server_keeps_going_with_a_stalled_console(server: &Path) {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = tokio::process::Command::new(server);
+    command
+        .args(["--addr", "127.0.0.1:0", "--max-rate", "1000000"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("启动聊天服务端");
+    let mut console = tokio::io::BufReader::new(child.stdout.take().expect("stdout 是管道"));
+    let mut first = String::new();
+    timeout(WAIT, console.read_line(&mut first))
+        .await
+        .expect("等服务端的第一行")
+        .expect("读服务端的第一行");
+    let addr = find_address(&first).expect("第一行里有地址");
+    // 从这里起，没人读服务端的输出
+
+    let mut alice = join(addr, "alice", 0).await;
+    let mut bob = join(addr, "bob", 1).await;
+    alice.expect_line("[系统] bob 进入了聊天室").await;
+    // 5000 行，每行 100 字节：服务端要在控制台上显示 50 万字节，远远超过一个管道能存下的（Linux 上 64 KiB）
+    let filler = "x".repeat(94);
+    let burst: String = (0..5000).map(|n| format!("{n:05} {filler}\n")).collect();
+    alice.send(burst.as_bytes()).await;
+    for n in 0..5000 {
+        bob.expect_line(&format!("<alice> {n:05} {filler}")).await;
+    }
+    let mut carol = join(addr, "carol", 2).await;
+    bob.expect_line("[系统] carol 进入了聊天室").await;
+
+    // 控制台恢复：在后台把输出读出来，直到出现“略去了几行”；carol 一句一句地说，直到它出现
+    let (found, mut note) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut line = String::new();
+        while console.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+            if line.contains("（控制台跟不上，略去了 ") {
+                let _ = found.send(line.trim_end().to_string());
+                return;
+            }
+            line.clear();
+        }
+    });
+    for n in 0..1000 {
+        carol.say(&format!("第 {n} 句")).await;
+        bob.expect_line(&format!("<carol> 第 {n} 句")).await;
+        if let Ok(line) = note.try_recv() {
+            assert!(line.ends_with(" 行输出）"), "{line}");
+            return;
+        }
+    }
+    let line = timeout(WAIT, note)
+        .await
+        .expect("控制台恢复以后，应当说明略去了几行")
+        .expect("读控制台的任务");
+    assert!(line.ends_with(" 行输出）"), "{line}");
+}
+
+/// `--max-clients 2`：第三个连接收到“聊天室已满”后被关闭（哪怕它已经发来了昵称），
+/// 已经在线的人不受影响；有人离开以后，座位空出来，下一个人又能进门。
+pub async fn server_turns_away_the_one_over_the_limit(server: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &["--max-clients", "2"]).await;
+    let mut alice = join(addr, "alice", 0).await;
+    let mut bob = join(addr, "bob", 1).await;
+    alice.expect_line("[系统] bob 进入了聊天室").await;
+
+    const FULL: &str = "[系统] 聊天室已满（最多 2 人），请稍后再来";
+    let mut third = LinePeer::connect(addr).await;
+    assert_eq!(third.expect_closed().await, [FULL]);
+    let mut eager = LinePeer::connect(addr).await;
+    eager.say("carol").await;
+    assert_eq!(eager.expect_closed().await, [FULL]);
+    server
+        .wait_for_line(|line| line.starts_with("聊天室已满（2 人），谢绝了 127.0.0.1:"))
+        .await;
+
+    alice.say("还是我们俩").await;
+    bob.expect_line("<alice> 还是我们俩").await;
+    bob.say("/quit").await;
+    bob.expect_line("[系统] 再见，bob！").await;
+    alice.expect_line("[系统] bob 离开了聊天室").await;
+    let mut carol = join(addr, "carol", 1).await;
+    alice.expect_line("[系统] carol 进入了聊天室").await;
+    carol.say("我进来了").await;
+    alice.expect_line("<carol> 我进来了").await;
+}
+
+/// 连上以后迟迟不起昵称的连接：过了 `--nick-timeout` 秒，服务端说明原因并断开它；
+/// 按时起好昵称的人不受影响。
+pub async fn server_drops_connections_without_a_nick(server: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &["--nick-timeout", "2"]).await;
+    let mut alice = join(addr, "alice", 0).await;
+    let mut idle = LinePeer::connect(addr).await;
+    idle.expect_line(&greeting(1)).await;
+    idle.expect_line(GREETING_PROMPT).await;
+    assert_eq!(
+        idle.expect_closed().await,
+        ["[系统] 2 秒内没有起好昵称，服务端断开了你的连接"]
+    );
+    server
+        .wait_for_line(|line| line.ends_with("（还没有昵称）2 秒内没有起昵称，断开它"))
+        .await;
+    alice.say("/who").await;
+    alice.expect_line("[系统] 在线 1 人：alice").await;
+}
+
+/// 形似的昵称（Unicode UTS #39 的形似字）：alice 在线时，开头换成西里尔字母 а、希腊字母 Α，
+/// 或者把 l 换成数字 1，都不能用；全角字母、看不见的字符（韩文填充符、零宽字符）不能出现在昵称里。
+pub async fn server_rejects_lookalike_and_invisible_nicks(server: &Path) {
+    let (_server, addr) = start_server(server, SERVER, &[]).await;
+    let mut alice = join(addr, "alice", 0).await;
+    let mut mallory = LinePeer::connect(addr).await;
+    mallory.expect_line(&greeting(1)).await;
+    mallory.expect_line(GREETING_PROMPT).await;
+    for lookalike in ["\u{430}lice", "\u{391}lice", "a1ice", "\u{410}LICE"] {
+        mallory.say(lookalike).await;
+        let expected = format!(
+            "[系统] 昵称 {lookalike} 和在线的 alice 看起来一样，别人会分不清你们，请重新输入："
+        );
+        mallory.expect_line(&expected).await;
+    }
+    for invisible in [
+        "ａｌｉｃｅ", // 全角字母
+        "\u{3164}",   // 韩文填充符：算作字母，却什么也不显示
+        "\u{3164}\u{3164}",
+        "\u{115f}\u{1160}", // 韩文的另外两个填充符
+        "\u{ffa0}",         // 半角韩文填充符
+        "bob\u{200b}",      // 零宽空格
+        "bo\u{200d}b",      // 零宽连接符
+        "\u{2800}",         // 盲文空白
+    ] {
+        mallory.say(invisible).await;
+        mallory.expect_line(BAD_NICK).await;
+    }
+    mallory.say("mallory").await;
+    mallory.expect_line(&welcome("mallory")).await;
+    alice.expect_line("[系统] mallory 进入了聊天室").await;
+    mallory.say("/nick \u{430}lice").await;
+    mallory
+        .expect_line(
+            "[系统] 昵称 \u{430}lice 和在线的 alice 看起来一样，别人会分不清你们，昵称没有改",
+        )
+        .await;
+}
+
+/// 看不见的格式字符（零宽字符、词连接符、BOM、软连字符、标签字符）和行、段分隔符转发时显示成转义；
+/// 夹在两个看得见的字符之间的 ZWJ 原样转发（组合表情要用它）。
+pub async fn server_escapes_invisible_characters(server: &Path) {
+    let (_server, addr) = start_server(server, SERVER, &[]).await;
+    let mut alice = join(addr, "alice", 0).await;
+    let mut bob = join(addr, "bob", 1).await;
+    alice.expect_line("[系统] bob 进入了聊天室").await;
+    let cases = [
+        (
+            "零宽\u{200b}空格 词\u{2060}连接 \u{feff}BOM 软\u{ad}连字符",
+            "零宽\\u{200b}空格 词\\u{2060}连接 \\u{feff}BOM 软\\u{ad}连字符",
+        ),
+        (
+            "第一行\u{2028}第二行\u{2029}第二段",
+            "第一行\\u{2028}第二行\\u{2029}第二段",
+        ),
+        ("标签\u{e0041}\u{e007f}", "标签\\u{e0041}\\u{e007f}"),
+        (
+            "一家人 \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}，落单的\u{200d}",
+            "一家人 \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}，落单的\\u{200d}",
+        ),
+    ];
+    for (said, relayed) in cases {
+        alice.say(said).await;
+        bob.expect_line(&format!("<alice> {relayed}")).await;
+    }
+}
+
+/// 一行正好 4096 字节，以 telnet 的 `\r\n` 结尾：上限不算行尾，照常转发；4097 字节的才算太长。
+pub async fn server_accepts_4096_bytes_before_crlf(server: &Path) {
+    let (_server, addr) = start_server(server, SERVER, &[]).await;
+    let mut alice = join(addr, "alice", 0).await;
+    let mut bob = join(addr, "bob", 1).await;
+    alice.expect_line("[系统] bob 进入了聊天室").await;
+    let exactly = "x".repeat(4096);
+    alice.send(format!("{exactly}\r\n").as_bytes()).await;
+    bob.expect_line(&format!("<alice> {exactly}")).await;
+    alice
+        .send(format!("{}\r\n", "y".repeat(4097)).as_bytes())
+        .await;
+    alice
+        .expect_line("[系统] 这一行超过了 4096 字节，没有发出去。")
+        .await;
+    alice.say("下一行照常").await;
+    bob.expect_line("<alice> 下一行照常").await;
+}
+
+/// 在真正的聊天室里，三种离开的方式（Q、/quit、输入结束）都能看到服务端说的再见。
+pub async fn client_sees_goodbye_on_every_way_out(client: &Path, server: &Path) {
+    let (_server, addr) = start_server(server, SERVER, &[]).await;
+    for typed in [Some("Q"), Some("/quit"), None] {
+        let mut alice = Program::start(client, CLIENT, &["--addr", &addr.to_string()]);
+        // “已连接”的提示在标准错误上，和问候谁先到不一定，所以只等要昵称的那一行
+        alice.wait_for_line(|line| line == GREETING_PROMPT).await;
+        alice.type_line("alice").await;
+        alice.wait_for_line(|line| line == welcome("alice")).await;
+        match typed {
+            Some(text) => alice.type_line(text).await,
+            None => alice.close_stdin(),
+        }
+        alice.expect_line("[系统] 再见，alice！").await;
+        alice.expect_exit(0).await;
+    }
 }
 
 /// 没有服务端在运行：一行中文说明原因，并给出启动服务端的命令，退出码非零。

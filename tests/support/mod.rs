@@ -872,6 +872,14 @@ impl LinePeer {
             .expect("发送失败");
     }
 
+    /// 在 `limit` 之内尽量发送这些字节；对方不读、缓冲区满了发不完时返回 false。
+    pub async fn send_within(&mut self, bytes: &[u8], limit: Duration) -> bool {
+        matches!(
+            timeout(limit, self.writer.write_all(bytes)).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// 发送一行（自动加上 `\n`）。
     pub async fn say(&mut self, text: &str) {
         self.send(format!("{text}\n").as_bytes()).await;

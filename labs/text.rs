@@ -66,6 +66,7 @@ fn is_visible(c: char) -> bool {
     !c.is_whitespace() && !c.is_control() && !is_invisible_format(c)
 }
 
+// ANCHOR: nick_rules
 /// 这个字符能不能出现在昵称里：汉字、字母、数字、`_` 和 `-`，而且是 Unicode 安全规范（UTS #39）
 /// 推荐在标识符里使用的字符。
 ///
@@ -81,6 +82,7 @@ pub fn nick_char_allowed(c: char) -> bool {
 pub fn lookalike_key(nick: &str) -> String {
     skeleton(&nick.to_lowercase()).collect()
 }
+// ANCHOR_END: nick_rules
 
 #[cfg(test)]
 mod tests {

@@ -61,6 +61,16 @@ async fn client_reports_a_partial_echo() {
 }
 
 #[tokio::test]
+async fn client_gives_up_at_the_reply_deadline() {
+    tcp::client_gives_up_at_the_reply_deadline(client()).await;
+}
+
+#[tokio::test]
+async fn client_reports_a_wrong_echo() {
+    tcp::client_reports_a_wrong_echo(client()).await;
+}
+
+#[tokio::test]
 async fn client_reports_the_server_going_away() {
     tcp::client_reports_server_gone(client()).await;
 }

@@ -283,6 +283,70 @@ pub async fn client_reports_partial_echo(client: &Path) {
     client.expect_exit(1).await;
 }
 
+/// 服务端每隔 0.3 秒才挤出一个字节：每一次 read 都等不到 1 秒，整条回声却要将近 3 秒。
+/// `--reply-timeout 1` 管的是整条回声，所以客户端到 1 秒就放弃，说明收到了多少，退出码非零。
+pub async fn client_gives_up_at_the_reply_deadline(client: &Path) {
+    let (listener, addr) = test_listener().await;
+    let addr = addr.to_string();
+    let mut client = Program::start(client, CLIENT, &["--addr", &addr, "--reply-timeout", "1"]);
+    let mut stream = accept(&listener).await;
+    client.next_line().await;
+    let message = "0123456789";
+    client.type_line(message).await;
+    read_exactly(&mut stream, message.len()).await;
+    client.note("测试扮演的服务端每隔 0.3 秒发回一个字节");
+    // 这里的停顿不是用来同步的，它就是被测的行为：一个慢得出奇、但从不完全停下的服务端。
+    // 10 个字节最早也要 2.7 秒才发完，而客户端只等 1 秒，所以它一定收不齐。
+    let drip = tokio::spawn(async move {
+        stream.set_nodelay(true).expect("设置 TCP_NODELAY");
+        for byte in message.bytes() {
+            if stream.write_all(&[byte]).await.is_err() {
+                return; // 客户端已经放弃、断开了连接
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // 发完以后不关闭连接，只是不再发送
+        std::future::pending::<()>().await;
+    });
+    let line = client.next_line().await;
+    drip.abort();
+    let gave_up = line.starts_with("等了 1 秒，这条回声只收到 ")
+        && line.ends_with("/10 字节：服务端没有把数据全部发回来");
+    assert!(
+        gave_up,
+        "服务端 0.3 秒才发一个字节时，客户端应当在 1 秒的时限到了就放弃（时限管整条回声，不是每一次 read），\
+         实际输出的是：{line}\n记录：\n{}",
+        client.transcript()
+    );
+    client.expect_exit(1).await;
+}
+
+/// 对面回的和发出的不一样（它不是回声服务端）：客户端说明情况，不再继续，退出码非零。
+pub async fn client_reports_a_wrong_echo(client: &Path) {
+    let (listener, addr) = test_listener().await;
+    let addr = addr.to_string();
+    let mut client = Program::start(client, CLIENT, &["--addr", &addr]);
+    let mut stream = accept(&listener).await;
+    client.next_line().await;
+    client.type_line("hello").await;
+    read_exactly(&mut stream, 5).await;
+    client.note("测试扮演的服务端回了 HELLO");
+    timeout(WAIT, stream.write_all(b"HELLO"))
+        .await
+        .expect("发送超时")
+        .expect("发送 HELLO");
+    let line = client.next_line().await;
+    assert!(
+        line.starts_with("回声和发出的不一样"),
+        "收回的 HELLO 和发出的 hello 不一样，客户端应当说明，而不是把它当成回声打印出来。\
+         实际输出的是：{line}\n记录：\n{}",
+        client.transcript()
+    );
+    client.expect_exit(1).await;
+    expect_closed(&mut stream, "客户端发现回声不对之后").await;
+    assert_transcript("tcp_client_wrong_echo", &client.transcript());
+}
+
 /// 服务端收到消息后直接关闭连接：客户端说明服务端走了，退出码非零。
 pub async fn client_reports_server_gone(client: &Path) {
     let (listener, addr) = test_listener().await;

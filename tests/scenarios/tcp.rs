@@ -105,6 +105,94 @@ pub async fn server_survives_reset(server: &Path) {
     echo_round_trip(&mut newcomer, b"newcomer").await;
 }
 
+/// 被强行结束的客户端进程：测试程序把自己再启动一次，在子进程里运行 [`killed_client_helper`]。
+/// 环境变量 [`KILLED_CLIENT`] 告诉它连哪里、回声读不读。
+pub const KILLED_CLIENT: &str = "SOCKET_WORKBOOK_KILLED_CLIENT";
+
+/// 子进程准备好被结束时打印的一行（后面跟着它的本地地址）。
+const KILLED_CLIENT_READY: &str = "客户端进程准备好了：";
+
+/// 在子进程里扮演客户端：连上服务端，发出 hello。`read_echo` 为真时把 5 字节的回声读完，
+/// 否则让回声留在接收缓冲区里一个字节也不读。然后打印一行，等着被测试强行结束。
+/// 没有设置 [`KILLED_CLIENT`] 时（平常运行测试时）什么也不做。
+pub fn killed_client_helper() {
+    use std::io::{Read, Write};
+    let Ok(job) = std::env::var(KILLED_CLIENT) else {
+        return;
+    };
+    let (addr, mode) = job.split_once(' ').expect("格式：地址 read|unread");
+    let mut conn = std::net::TcpStream::connect(addr).expect("连接服务端");
+    conn.set_read_timeout(Some(WAIT)).expect("设置读取时限");
+    conn.write_all(b"hello").expect("发送 hello");
+    if mode == "read" {
+        let mut echo = [0u8; 5];
+        conn.read_exact(&mut echo).expect("读回声");
+    } else {
+        // peek 看一眼接收缓冲区，但不取走：等到 5 字节的回声全都到了为止
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut buf = [0u8; 5];
+        while conn.peek(&mut buf).expect("peek") < 5 {
+            assert!(std::time::Instant::now() < deadline, "回声没有到齐");
+        }
+    }
+    println!(
+        "{KILLED_CLIENT_READY}{}",
+        conn.local_addr().expect("本地地址")
+    );
+    // 等着被结束。测试程序要是先退出了，标准输入随之关闭，这里也就返回
+    let _ = std::io::stdin().read(&mut [0u8; 1]);
+}
+
+/// 启动扮演客户端的子进程（`helper` 是测试程序自己），等它准备好，返回它和它的本地地址。
+async fn start_killed_client(
+    helper: &Path,
+    addr: std::net::SocketAddr,
+    mode: &str,
+) -> (Program, String) {
+    let job = format!("{addr} {mode}");
+    let args = [
+        "killed_client_helper",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ];
+    let mut client = Program::start_with_env(helper, "客户端进程", &args, &[(KILLED_CLIENT, &job)]);
+    let ready = client
+        .wait_for_line(|line| line.starts_with(KILLED_CLIENT_READY))
+        .await;
+    let me = ready[KILLED_CLIENT_READY.len()..].to_string();
+    (client, me)
+}
+
+/// 客户端进程收完回声后被强行结束（像崩溃一样），接收缓冲区里没有没读的数据：
+/// 操作系统替它关闭套接字，发的是 FIN，所以服务端看到的是正常的“已关闭连接”，不是“连接被重置”。
+pub async fn killed_client_closes_normally(server: &Path, helper: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &[]).await;
+    let (mut client, me) = start_killed_client(helper, addr, "read").await;
+    server.expect_line(&format!("新连接：{me}")).await;
+    server.expect_line("收到client端发来的数据： hello").await;
+    server.note("客户端进程收完了回声，被强行结束");
+    client.kill().await;
+    server.expect_line(&format!("客户端 {me} 已关闭连接")).await;
+}
+
+/// 客户端进程被强行结束时，接收缓冲区里还有没读的回声：Linux 关闭这样的套接字时发 RST，
+/// 服务端的 read 报告连接被重置。
+pub async fn killed_client_with_unread_data_resets(server: &Path, helper: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &[]).await;
+    let (mut client, me) = start_killed_client(helper, addr, "unread").await;
+    server.expect_line(&format!("新连接：{me}")).await;
+    server.expect_line("收到client端发来的数据： hello").await;
+    server.note("客户端进程没有读回声，被强行结束");
+    client.kill().await;
+    let line = server.next_line().await;
+    let reset = format!("从客户端 {me} 读取失败：连接被对方重置");
+    assert!(
+        line.starts_with(&reset),
+        "客户端关闭时还有没读的数据，服务端应当看到连接被重置。\n期望以这些字开头：{reset}\n实际：{line}"
+    );
+}
+
 /// 1 MiB 的任意字节（包括不是 UTF-8 的）一边发一边收，回来的和发出去的一字不差；
 /// 客户端发完后只关闭写方向（半关闭），服务端回完所有数据再关闭连接。
 pub async fn server_echoes_large_payload(server: &Path) {

@@ -102,6 +102,21 @@ async fn ex_2_2_client_reports_a_partial_echo() {
 
 #[tokio::test]
 #[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_gives_up_at_the_reply_deadline() {
+    within_limit(tcp::client_gives_up_at_the_reply_deadline(&exercise(
+        "ex-tcp-client",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
+async fn ex_2_2_client_reports_a_wrong_echo() {
+    within_limit(tcp::client_reports_a_wrong_echo(&exercise("ex-tcp-client"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check tcp-client"]
 async fn ex_2_2_client_reports_the_server_going_away() {
     within_limit(tcp::client_reports_server_gone(&exercise("ex-tcp-client"))).await;
 }

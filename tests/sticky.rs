@@ -26,11 +26,6 @@ async fn unframed_messages_stick_together() {
 }
 
 #[tokio::test]
-async fn nodelay_does_not_unstick_them() {
-    sticky::unframed_nodelay_still_sticks(server(), client()).await;
-}
-
-#[tokio::test]
 async fn eager_server_keeps_every_byte() {
     sticky::eager_run_keeps_every_byte(server(), client()).await;
 }
@@ -84,6 +79,92 @@ fn client_reports_no_server() {
 #[test]
 fn client_rejects_two_framings_at_once() {
     sticky::client_rejects_two_framings(client());
+}
+
+// ---------------------------------------------------------------- 关掉 Nagle 也照样黏
+
+/// 在关掉 Nagle（TCP_NODELAY）的连接上连写 20 条消息，写完也不关闭连接：没有 FIN 可等。
+/// 接收方不等对方“说完”，只看着接收缓冲区，20 条都到了就读一次：一次 read 拿到了全部 20 条。
+/// Nagle 只决定发送方什么时候把数据发出去；数据到了接收方，就在接收缓冲区里连成一片，
+/// 消息的边界没有留下来。
+#[tokio::test]
+async fn nodelay_does_not_unstick_them() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::timeout;
+
+    let (listener, addr) = support::test_listener().await;
+    let mut writer = support::connect(addr).await;
+    let mut reader = support::accept(&listener).await;
+    writer.set_nodelay(true).expect("设置 TCP_NODELAY");
+    assert!(
+        writer.nodelay().expect("读取 TCP_NODELAY"),
+        "发送方的 TCP_NODELAY 应当已经打开（Nagle 已经关掉）"
+    );
+
+    let message = sticky::MESSAGE.as_bytes();
+    for _ in 0..20 {
+        timeout(support::WAIT, writer.write_all(message))
+            .await
+            .expect("发送超时")
+            .expect("发送失败");
+    }
+    let all = sticky::MESSAGE.repeat(20);
+    wait_until_buffered(&reader, all.len()).await;
+
+    let mut buf = [0u8; 4096];
+    let n = timeout(support::WAIT, reader.read(&mut buf))
+        .await
+        .expect("读取超时")
+        .expect("读取失败");
+    assert!(
+        n > message.len(),
+        "20 条消息都在接收缓冲区里时，一次 read 应当拿到不止一条，实际只拿到 {n} 字节"
+    );
+    support::same_bytes(
+        &buf[..n],
+        all.as_bytes(),
+        "关掉 Nagle 以后，一次 read 照样拿到了黏在一起的全部 20 条消息。",
+    );
+    drop(writer); // 直到这里发送方才关闭连接
+}
+
+/// 一个字节也不取走，等到接收缓冲区里攒够 `total` 字节为止（最多等 [`support::WAIT`]）。
+async fn wait_until_buffered(conn: &tokio::net::TcpStream, total: usize) {
+    use std::io::{Error, ErrorKind};
+    use std::mem::MaybeUninit;
+    use tokio::io::Interest;
+
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); total];
+    let waiting = async {
+        loop {
+            conn.readable().await?;
+            // peek 只看不取。还不够 total 就答“还没准备好”（WouldBlock）：
+            // tokio 记下这次的动静已经看过，等有新数据到达，readable() 才再次返回
+            let peeked = conn.try_io(Interest::READABLE, || {
+                match socket2::SockRef::from(conn).peek(&mut buf)? {
+                    0 => Err(Error::from(ErrorKind::UnexpectedEof)),
+                    n if n < total => Err(Error::from(ErrorKind::WouldBlock)),
+                    n => Ok(n),
+                }
+            });
+            match peeked {
+                Ok(_) => return Ok(()),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    match tokio::time::timeout(support::WAIT, waiting).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => panic!(
+            "等接收缓冲区攒够 {total} 字节时出错：{}",
+            socket_workbook::errors::cause(&err)
+        ),
+        Err(_) => panic!(
+            "等了 {} 秒，接收缓冲区里还没有攒够 {total} 字节",
+            support::WAIT_SECS
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- 手写的解码器

@@ -30,6 +30,37 @@ async fn server_survives_a_reset_client() {
     tcp::server_survives_reset(server()).await;
 }
 
+/// 测试程序自己：被强行结束的客户端进程由它扮演（见下面的 killed_client_helper）。
+#[cfg(unix)]
+fn helper() -> std::path::PathBuf {
+    std::env::current_exe().expect("测试程序的路径")
+}
+
+/// 进程崩溃不等于发 RST：没有没读的数据时，操作系统替被结束的进程发 FIN。
+/// 只在 Unix 上检查：Windows 结束进程时怎样关闭它的连接，这里没有检验。
+#[cfg(unix)]
+#[tokio::test]
+async fn server_sees_a_killed_client_close_normally() {
+    tcp::killed_client_closes_normally(server(), &helper()).await;
+}
+
+/// 被结束的进程还有没读的数据时，它的连接以 RST 结束。RFC 1122 只说“应当”这样做，
+/// Linux 照做；其他系统的做法不一定相同，所以只在 Linux 上检查。
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn server_sees_a_reset_from_a_killed_client_with_unread_data() {
+    tcp::killed_client_with_unread_data_resets(server(), &helper()).await;
+}
+
+/// 不是独立的测试：上面两个测试把测试程序再启动一次，让它在子进程里扮演被结束的客户端。
+/// 平常运行时（没有设置环境变量）它什么也不做。
+#[cfg(unix)]
+#[test]
+#[ignore = "由 server_sees_a_killed_client_… 在子进程里运行"]
+fn killed_client_helper() {
+    tcp::killed_client_helper();
+}
+
 #[tokio::test]
 async fn server_echoes_1_mib_intact() {
     tcp::server_echoes_large_payload(server()).await;
@@ -58,6 +89,16 @@ async fn client_waits_for_the_whole_echo() {
 #[tokio::test]
 async fn client_reports_a_partial_echo() {
     tcp::client_reports_partial_echo(client()).await;
+}
+
+#[tokio::test]
+async fn client_gives_up_at_the_reply_deadline() {
+    tcp::client_gives_up_at_the_reply_deadline(client()).await;
+}
+
+#[tokio::test]
+async fn client_reports_a_wrong_echo() {
+    tcp::client_reports_a_wrong_echo(client()).await;
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use socket_workbook::errors::{cause, connect_failed};
 use socket_workbook::text::printable;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout_at};
 
 /// TCP 客户端：把输入的每一行发给回声服务端，并打印它的回复。
 #[derive(Parser)]
@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:20000")]
     addr: String,
 
-    /// 等待回声的最长时间（秒）
+    /// 等一条回声全部收齐的最长时间（秒）
     #[arg(long, default_value_t = 5, value_name = "秒")]
     reply_timeout: u64,
 }
@@ -66,7 +66,7 @@ async fn main() -> ExitCode {
 async fn talk(conn: &mut TcpStream, reply_timeout: Duration) -> Result<(), String> {
     // TODO（练习 2.2）：用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\n', …) 一行一行地读；
     // 读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \r\n，空行跳过。
-    // 用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。
+    // 用 write_all 发送，再用 read_echo(conn, input, reply_timeout) 收齐回声并核对，用 printable 打印出来。
     // 出错时返回的话已经写好：读输入出错返回 Err(input_failed(&err))，发送出错返回 Err(send_failed(&err))。
     todo!("练习 2.2：TCP 客户端：读一行、发送、打印回声")
 }
@@ -83,19 +83,23 @@ fn send_failed(err: &std::io::Error) -> String {
     format!("发送失败：{}", cause(err))
 }
 
-/// 读回声：回声服务会把我们发出的 `expected` 个字节原样发回来，所以要一直读到收齐为止。
+/// 读回声：回声服务会把我们发出的 `sent` 原样发回来，所以要一直读到收齐同样多的字节，
+/// 再核对收回的和发出的是不是一样。
 /// 不能像教程那样只读一次：TCP 是字节流，一次 read 可能只拿到回声的一部分。
 async fn read_echo(
     conn: &mut TcpStream,
-    expected: usize,
+    sent: &[u8],
     reply_timeout: Duration,
 ) -> Result<Vec<u8>, String> {
+    let expected = sent.len();
     let mut reply = vec![0u8; expected];
     let mut got = 0;
+    // 时限管的是整条回声，不是每一次 read：先算出最晚什么时候必须收齐。
+    // 如果每次 read 各等 reply_timeout，服务端每隔几秒挤出一个字节，我们就会一直等下去。
+    let deadline = Instant::now() + reply_timeout;
     while got < expected {
-        // 只往还没填满的那部分读，绝不多读属于下一条回复的字节；
-        // 每次等待都有时限，服务端丢了数据时我们不会永远等下去。
-        match timeout(reply_timeout, conn.read(&mut reply[got..])).await {
+        // 只往还没填满的那部分读，绝不多读属于下一条回复的字节
+        match timeout_at(deadline, conn.read(&mut reply[got..])).await {
             Ok(Ok(0)) => {
                 return Err(format!(
                     "服务端关闭了连接（这条回声只收到 {got}/{expected} 字节），它可能已经退出"
@@ -111,7 +115,22 @@ async fn read_echo(
             }
         }
     }
+    // 长度对了，内容也要对：不一样说明对面不是回声服务，或者收发已经错位，
+    // 之后的每一条回复都没法再和发出的行对上，所以不再继续
+    if reply != sent {
+        return Err(wrong_echo(sent, &reply));
+    }
     Ok(reply)
+}
+
+/// 收回的和发出的不一样。
+fn wrong_echo(sent: &[u8], reply: &[u8]) -> String {
+    format!(
+        "回声和发出的不一样（发出 {}，收回 {}）：对方可能不是回声服务端，\
+         请确认 --addr 是 lab-tcp-server 打印的地址。后面的回复已经对不上号，客户端退出",
+        printable(sent),
+        printable(reply)
+    )
 }
 
 /// 去掉行首行尾的 `\r` 和 `\n`（相当于 Go 的 `strings.Trim(input, "\r\n")`）。

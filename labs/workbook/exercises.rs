@@ -113,7 +113,7 @@ pub const ALL: &[Exercise] = &[
         section: "第 2.2 节《TCP 客户端》",
         hint: "用 BufReader::new(tokio::io::stdin()) 和 read_until(b'\\n', …) 一行一行地读；\n\
                读到 0 字节（输入结束）或者 q/Q 就返回 Ok(())；用 trim_line_end 去掉 \\r\\n，空行跳过。\n\
-               用 write_all 发送，再用 read_echo 收齐同样多的字节，用 printable 打印出来。\n\
+               用 write_all 发送，再用 read_echo(conn, input, reply_timeout) 收齐回声并核对，用 printable 打印出来。\n\
                出错时返回的话已经写好：读输入出错返回 Err(input_failed(&err))，发送出错返回 Err(send_failed(&err))。",
         points: 10,
         tests: &[
@@ -124,6 +124,14 @@ pub const ALL: &[Exercise] = &[
                 "回声分几次到达，也要等齐再打印",
             ),
             ("client_reports_a_partial_echo", "回声不完整时说明原因"),
+            (
+                "client_gives_up_at_the_reply_deadline",
+                "时限管整条回声：服务端挤牙膏似的回，也按时放弃",
+            ),
+            (
+                "client_reports_a_wrong_echo",
+                "回声和发出的不一样时说明原因并退出",
+            ),
             (
                 "client_reports_the_server_going_away",
                 "服务端走了，说明原因并退出",

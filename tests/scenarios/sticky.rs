@@ -83,18 +83,6 @@ fn as_linux_would_print(server_log: &str) -> String {
     server_log.replace(windows, "发完（收到它的 FIN）再开始读")
 }
 
-/// 关掉 Nagle 算法（`--nodelay`）也一样黏：黏包的根源是字节流没有边界，不是 Nagle。
-pub async fn unframed_nodelay_still_sticks(server: &Path, client: &Path) {
-    let (server_log, _) = run_pair(server, client, &[], &["--nodelay"]).await;
-    let reads = received(&server_log);
-    assert!(
-        reads.len() < 20,
-        "关掉 Nagle 之后照样应当黏包，实际读了 {} 次：\n{server_log}",
-        reads.len()
-    );
-    assert_eq!(reads.concat(), MESSAGE.repeat(20), "服务端收到的字节不对");
-}
-
 /// `--eager`：一有数据就读。读几次要看时机，每次运行可能不同，但字节一个不少、顺序不变。
 pub async fn eager_run_keeps_every_byte(server: &Path, client: &Path) {
     let (server_log, _) = run_pair(server, client, &["--eager"], &[]).await;

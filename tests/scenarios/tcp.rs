@@ -105,6 +105,94 @@ pub async fn server_survives_reset(server: &Path) {
     echo_round_trip(&mut newcomer, b"newcomer").await;
 }
 
+/// 被强行结束的客户端进程：测试程序把自己再启动一次，在子进程里运行 [`killed_client_helper`]。
+/// 环境变量 [`KILLED_CLIENT`] 告诉它连哪里、回声读不读。
+pub const KILLED_CLIENT: &str = "SOCKET_WORKBOOK_KILLED_CLIENT";
+
+/// 子进程准备好被结束时打印的一行（后面跟着它的本地地址）。
+const KILLED_CLIENT_READY: &str = "客户端进程准备好了：";
+
+/// 在子进程里扮演客户端：连上服务端，发出 hello。`read_echo` 为真时把 5 字节的回声读完，
+/// 否则让回声留在接收缓冲区里一个字节也不读。然后打印一行，等着被测试强行结束。
+/// 没有设置 [`KILLED_CLIENT`] 时（平常运行测试时）什么也不做。
+pub fn killed_client_helper() {
+    use std::io::{Read, Write};
+    let Ok(job) = std::env::var(KILLED_CLIENT) else {
+        return;
+    };
+    let (addr, mode) = job.split_once(' ').expect("格式：地址 read|unread");
+    let mut conn = std::net::TcpStream::connect(addr).expect("连接服务端");
+    conn.set_read_timeout(Some(WAIT)).expect("设置读取时限");
+    conn.write_all(b"hello").expect("发送 hello");
+    if mode == "read" {
+        let mut echo = [0u8; 5];
+        conn.read_exact(&mut echo).expect("读回声");
+    } else {
+        // peek 看一眼接收缓冲区，但不取走：等到 5 字节的回声全都到了为止
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut buf = [0u8; 5];
+        while conn.peek(&mut buf).expect("peek") < 5 {
+            assert!(std::time::Instant::now() < deadline, "回声没有到齐");
+        }
+    }
+    println!(
+        "{KILLED_CLIENT_READY}{}",
+        conn.local_addr().expect("本地地址")
+    );
+    // 等着被结束。测试程序要是先退出了，标准输入随之关闭，这里也就返回
+    let _ = std::io::stdin().read(&mut [0u8; 1]);
+}
+
+/// 启动扮演客户端的子进程（`helper` 是测试程序自己），等它准备好，返回它和它的本地地址。
+async fn start_killed_client(
+    helper: &Path,
+    addr: std::net::SocketAddr,
+    mode: &str,
+) -> (Program, String) {
+    let job = format!("{addr} {mode}");
+    let args = [
+        "killed_client_helper",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ];
+    let mut client = Program::start_with_env(helper, "客户端进程", &args, &[(KILLED_CLIENT, &job)]);
+    let ready = client
+        .wait_for_line(|line| line.starts_with(KILLED_CLIENT_READY))
+        .await;
+    let me = ready[KILLED_CLIENT_READY.len()..].to_string();
+    (client, me)
+}
+
+/// 客户端进程收完回声后被强行结束（像崩溃一样），接收缓冲区里没有没读的数据：
+/// 操作系统替它关闭套接字，发的是 FIN，所以服务端看到的是正常的“已关闭连接”，不是“连接被重置”。
+pub async fn killed_client_closes_normally(server: &Path, helper: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &[]).await;
+    let (mut client, me) = start_killed_client(helper, addr, "read").await;
+    server.expect_line(&format!("新连接：{me}")).await;
+    server.expect_line("收到client端发来的数据： hello").await;
+    server.note("客户端进程收完了回声，被强行结束");
+    client.kill().await;
+    server.expect_line(&format!("客户端 {me} 已关闭连接")).await;
+}
+
+/// 客户端进程被强行结束时，接收缓冲区里还有没读的回声：Linux 关闭这样的套接字时发 RST，
+/// 服务端的 read 报告连接被重置。
+pub async fn killed_client_with_unread_data_resets(server: &Path, helper: &Path) {
+    let (mut server, addr) = start_server(server, SERVER, &[]).await;
+    let (mut client, me) = start_killed_client(helper, addr, "unread").await;
+    server.expect_line(&format!("新连接：{me}")).await;
+    server.expect_line("收到client端发来的数据： hello").await;
+    server.note("客户端进程没有读回声，被强行结束");
+    client.kill().await;
+    let line = server.next_line().await;
+    let reset = format!("从客户端 {me} 读取失败：连接被对方重置");
+    assert!(
+        line.starts_with(&reset),
+        "客户端关闭时还有没读的数据，服务端应当看到连接被重置。\n期望以这些字开头：{reset}\n实际：{line}"
+    );
+}
+
 /// 1 MiB 的任意字节（包括不是 UTF-8 的）一边发一边收，回来的和发出去的一字不差；
 /// 客户端发完后只关闭写方向（半关闭），服务端回完所有数据再关闭连接。
 pub async fn server_echoes_large_payload(server: &Path) {
@@ -281,6 +369,70 @@ pub async fn client_reports_partial_echo(client: &Path) {
         .expect_line("等了 1 秒，这条回声只收到 3/5 字节：服务端没有把数据全部发回来")
         .await;
     client.expect_exit(1).await;
+}
+
+/// 服务端每隔 0.3 秒才挤出一个字节：每一次 read 都等不到 1 秒，整条回声却要将近 3 秒。
+/// `--reply-timeout 1` 管的是整条回声，所以客户端到 1 秒就放弃，说明收到了多少，退出码非零。
+pub async fn client_gives_up_at_the_reply_deadline(client: &Path) {
+    let (listener, addr) = test_listener().await;
+    let addr = addr.to_string();
+    let mut client = Program::start(client, CLIENT, &["--addr", &addr, "--reply-timeout", "1"]);
+    let mut stream = accept(&listener).await;
+    client.next_line().await;
+    let message = "0123456789";
+    client.type_line(message).await;
+    read_exactly(&mut stream, message.len()).await;
+    client.note("测试扮演的服务端每隔 0.3 秒发回一个字节");
+    // 这里的停顿不是用来同步的，它就是被测的行为：一个慢得出奇、但从不完全停下的服务端。
+    // 10 个字节最早也要 2.7 秒才发完，而客户端只等 1 秒，所以它一定收不齐。
+    let drip = tokio::spawn(async move {
+        stream.set_nodelay(true).expect("设置 TCP_NODELAY");
+        for byte in message.bytes() {
+            if stream.write_all(&[byte]).await.is_err() {
+                return; // 客户端已经放弃、断开了连接
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // 发完以后不关闭连接，只是不再发送
+        std::future::pending::<()>().await;
+    });
+    let line = client.next_line().await;
+    drip.abort();
+    let gave_up = line.starts_with("等了 1 秒，这条回声只收到 ")
+        && line.ends_with("/10 字节：服务端没有把数据全部发回来");
+    assert!(
+        gave_up,
+        "服务端 0.3 秒才发一个字节时，客户端应当在 1 秒的时限到了就放弃（时限管整条回声，不是每一次 read），\
+         实际输出的是：{line}\n记录：\n{}",
+        client.transcript()
+    );
+    client.expect_exit(1).await;
+}
+
+/// 对面回的和发出的不一样（它不是回声服务端）：客户端说明情况，不再继续，退出码非零。
+pub async fn client_reports_a_wrong_echo(client: &Path) {
+    let (listener, addr) = test_listener().await;
+    let addr = addr.to_string();
+    let mut client = Program::start(client, CLIENT, &["--addr", &addr]);
+    let mut stream = accept(&listener).await;
+    client.next_line().await;
+    client.type_line("hello").await;
+    read_exactly(&mut stream, 5).await;
+    client.note("测试扮演的服务端回了 HELLO");
+    timeout(WAIT, stream.write_all(b"HELLO"))
+        .await
+        .expect("发送超时")
+        .expect("发送 HELLO");
+    let line = client.next_line().await;
+    assert!(
+        line.starts_with("回声和发出的不一样"),
+        "收回的 HELLO 和发出的 hello 不一样，客户端应当说明，而不是把它当成回声打印出来。\
+         实际输出的是：{line}\n记录：\n{}",
+        client.transcript()
+    );
+    client.expect_exit(1).await;
+    expect_closed(&mut stream, "客户端发现回声不对之后").await;
+    assert_transcript("tcp_client_wrong_echo", &client.transcript());
 }
 
 /// 服务端收到消息后直接关闭连接：客户端说明服务端走了，退出码非零。

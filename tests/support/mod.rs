@@ -62,9 +62,15 @@ impl Program {
     /// 启动 `path` 指向的程序。`name` 是记录里显示的名字（例如 `lab-tcp-server`），
     /// 这样同一个场景换成学生的程序来跑时，记录也一样。
     pub fn start(path: &Path, name: &str, args: &[&str]) -> Program {
+        Program::start_with_env(path, name, args, &[])
+    }
+
+    /// 和 [`Program::start`] 一样，另外给程序设置环境变量 `env`（名字，值）。
+    pub fn start_with_env(path: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Program {
         load_snapshots(); // 在任何被测程序运行之前读好期望的输出
         let mut command = Command::new(path);
         isolate(command.as_std_mut());
+        command.envs(env.iter().copied());
         let mut child = command
             .args(args)
             .stdin(Stdio::piped())
@@ -754,6 +760,17 @@ pub fn go_build(name: &str, source: &str) -> std::path::PathBuf {
 // ---------------------------------------------------------------- 第 4 章：聊天室
 
 impl Program {
+    /// 强行结束程序，就像它崩溃了一样（Unix 上是 SIGKILL，Windows 上是 TerminateProcess）：
+    /// 它来不及做任何收尾，还开着的文件和套接字由操作系统替它关闭。
+    pub async fn kill(&mut self) {
+        self.transcript.push("[强行结束]".to_string());
+        match timeout(WAIT, self.child.kill()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => panic!("无法结束 {}：{err}", self.name),
+            Err(_) => panic!("等了 {WAIT_SECS} 秒，{} 还没有被结束", self.name),
+        }
+    }
+
     /// 程序的进程号。
     pub fn pid(&self) -> u32 {
         self.child.id().expect("程序还在运行")

@@ -284,6 +284,40 @@ fn includes_are_not_indented() {
     );
 }
 
+/// UDP 数据报在以太网（MTU 1500）上不被拆分的上限，IPv4 和 IPv6 不一样：
+/// 1500 − 20（IPv4 头）− 8（UDP 头）= 1472，1500 − 40（IPv6 头）− 8 = 1452。
+/// 书里提到 1472 的每一段（表格算一段）、图和实验源文件里提到 1472 的每个文件，
+/// 都要同时给出 IPv6 的 1452，免得读者把 IPv4 的数字当成通用的。
+#[test]
+fn udp_size_limit_is_given_for_ipv4_and_ipv6() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut places: Vec<(PathBuf, String)> = Vec::new();
+    for page in pages() {
+        let text = fs::read_to_string(&page).expect("读取页面");
+        places.extend(blocks(&text).into_iter().map(|block| (page.clone(), block)));
+    }
+    let whole_files = files_under(&book_dir().join("img"), "svg")
+        .into_iter()
+        .chain(files_under(&root.join("labs"), "rs"));
+    for file in whole_files {
+        let text = fs::read_to_string(&file).expect("读取文件");
+        places.push((file, text));
+    }
+    let problems: Vec<String> = places
+        .iter()
+        .filter(|(_, text)| text.contains("1472") && !text.contains("1452"))
+        .map(|(file, text)| {
+            let line = text.lines().find(|line| line.contains("1472"));
+            format!("{}：{}", file.display(), line.unwrap_or_default().trim())
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "这些地方只给了 IPv4 的 1472 字节，没有同时给出 IPv6 的 1452 字节：\n{}",
+        problems.join("\n")
+    );
+}
+
 /// 书要能离线阅读：图都是仓库里的 SVG，不引用外部的文件、字体或网址。
 /// 图里唯一允许出现的网址是 SVG 和 XLink 的命名空间；`href` 只能指向图内的 `#id`。
 #[test]

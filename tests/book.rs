@@ -11,20 +11,26 @@ fn book_dir() -> PathBuf {
 
 /// book/ 下所有的 .md 文件。
 fn pages() -> Vec<PathBuf> {
-    let mut pages = Vec::new();
-    let mut dirs = vec![book_dir()];
+    let pages = files_under(&book_dir(), "md");
+    assert!(!pages.is_empty(), "book/ 里没有任何页面");
+    pages
+}
+
+/// `dir` 下（含子目录）所有扩展名是 `ext` 的文件。
+fn files_under(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
     while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).expect("读取 book/ 目录") {
+        for entry in fs::read_dir(&dir).expect("读取目录") {
             let path = entry.expect("目录项").path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "md") {
-                pages.push(path);
+            } else if path.extension().is_some_and(|found| found == ext) {
+                files.push(path);
             }
         }
     }
-    assert!(!pages.is_empty(), "book/ 里没有任何页面");
-    pages
+    files
 }
 
 /// 一个页面里所有 `{{#include …}}` 的参数，例如 `../labs/tcp/server.rs:main`。
@@ -276,4 +282,66 @@ fn includes_are_not_indented() {
         "这些 include 缩进了，引用进来的代码会打乱页面的结构：\n{}",
         problems.join("\n")
     );
+}
+
+/// UDP 数据报在以太网（MTU 1500）上不被拆分的上限，IPv4 和 IPv6 不一样：
+/// 1500 − 20（IPv4 头）− 8（UDP 头）= 1472，1500 − 40（IPv6 头）− 8 = 1452。
+/// 书里提到 1472 的每一段（表格算一段）、图和实验源文件里提到 1472 的每个文件，
+/// 都要同时给出 IPv6 的 1452，免得读者把 IPv4 的数字当成通用的。
+#[test]
+fn udp_size_limit_is_given_for_ipv4_and_ipv6() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut places: Vec<(PathBuf, String)> = Vec::new();
+    for page in pages() {
+        let text = fs::read_to_string(&page).expect("读取页面");
+        places.extend(blocks(&text).into_iter().map(|block| (page.clone(), block)));
+    }
+    let whole_files = files_under(&book_dir().join("img"), "svg")
+        .into_iter()
+        .chain(files_under(&root.join("labs"), "rs"));
+    for file in whole_files {
+        let text = fs::read_to_string(&file).expect("读取文件");
+        places.push((file, text));
+    }
+    let problems: Vec<String> = places
+        .iter()
+        .filter(|(_, text)| text.contains("1472") && !text.contains("1452"))
+        .map(|(file, text)| {
+            let line = text.lines().find(|line| line.contains("1472"));
+            format!("{}：{}", file.display(), line.unwrap_or_default().trim())
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "这些地方只给了 IPv4 的 1472 字节，没有同时给出 IPv6 的 1452 字节：\n{}",
+        problems.join("\n")
+    );
+}
+
+/// 书要能离线阅读：图都是仓库里的 SVG，不引用外部的文件、字体或网址。
+/// 图里唯一允许出现的网址是 SVG 和 XLink 的命名空间；`href` 只能指向图内的 `#id`。
+#[test]
+fn diagrams_are_self_contained() {
+    let mut problems = Vec::new();
+    for svg in files_under(&book_dir().join("img"), "svg") {
+        let text = fs::read_to_string(&svg).expect("读取图");
+        let rest = text
+            .replace("http://www.w3.org/2000/svg", "")
+            .replace("http://www.w3.org/1999/xlink", "");
+        let external_href = rest
+            .split("href=\"")
+            .skip(1)
+            .any(|target| !target.starts_with('#'));
+        for (found, what) in [
+            (rest.contains("://"), "网址"),
+            (external_href, "指向图外的 href"),
+            (rest.contains("@import"), "@import"),
+            (rest.contains("@font-face"), "@font-face"),
+        ] {
+            if found {
+                problems.push(format!("{} 引用了外部资源（{what}）", svg.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -6,8 +6,10 @@
 //
 // 每一页都检查：标题和目录里的一致；图片（包括 SVG）都加载成功；每个代码块和运行记录都非空、
 // 已高亮、没有残留的 {{#include}}；没有控制台错误；没有任何请求离开 127.0.0.1（本书可以离线阅读）；
-// 手机宽度下页面不横向溢出。此外检查：站内链接和 #锚点都能解析；搜索“黏包”能找到并跳到那一节；
-// 打印页按顺序包含每一章和它的图。每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
+// 手机宽度下页面不横向溢出。在桌面和手机宽度下都检查：运行记录自动换行、不横向溢出，Rust 代码
+// 保持原样不换行。此外检查：站内链接和 #锚点都能解析；一条已知的长错误行在手机上连行尾也看得见；
+// 搜索“黏包”能找到并跳到那一节；打印页按顺序包含每一章和它的图。
+// 每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -50,7 +52,8 @@ const browser = await chromium.launch({
     '--disable-sync', '--disable-quic', '--no-first-run'],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-const phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+const phoneWidth = 375; // 常见手机里较窄的一种
+const phoneContext = await browser.newContext({ viewport: { width: phoneWidth, height: 667 }, isMobile: true, hasTouch: true });
 // 离开本机的请求一律拦下并记为问题：书必须离线可读
 for (const ctx of [context, phoneContext]) {
   await ctx.route('**/*', (route) => {
@@ -71,6 +74,23 @@ async function open(file, { context: ctx = context } = {}) {
   page.on('response', (res) => { if (res.status() >= 400) problem(file, `请求失败 ${res.status()}：${res.url()}`); });
   await page.goto(base + file, { waitUntil: 'load' });
   return page;
+}
+
+/** 运行记录（text、console）要自动换行，不横向溢出；Rust 代码保持原样，不换行。 */
+async function checkCodeLayout(page, file, where) {
+  const blocks = await page.$$eval('main pre > code', (codes) => codes.map((code) => ({
+    language: (/language-(\w+)/.exec(code.className) ?? [])[1] ?? '',
+    overflow: code.scrollWidth - code.clientWidth,
+    whiteSpace: getComputedStyle(code).whiteSpace,
+  })));
+  blocks.forEach((block, i) => {
+    if (['text', 'console'].includes(block.language) && block.overflow > 1) {
+      problem(file, `${where}第 ${i + 1} 个代码块是运行记录（${block.language}），没有换行，横向溢出 ${block.overflow} 像素`);
+    }
+    if (block.language === 'rust' && block.whiteSpace !== 'pre') {
+      problem(file, `${where}第 ${i + 1} 个代码块是 Rust 代码，却不再按原样排版（white-space: ${block.whiteSpace}）`);
+    }
+  });
 }
 
 const idsByPage = new Map(); // 页面文件 → 这一页上所有的 id
@@ -105,6 +125,8 @@ for (const chapter of chapters) {
     if (block.classes.includes('language-rust') && block.tokens === 0) problem(file, `${where}是 Rust 代码，却没有任何高亮的记号`);
   });
 
+  await checkCodeLayout(page, file, '桌面宽度下');
+
   idsByPage.set(file, new Set(await page.$$eval('[id]', (els) => els.map((el) => el.id))));
   for (const href of await page.$$eval('main a[href]', (as) => as.map((a) => a.getAttribute('href')))) {
     links.push({ from: file, href });
@@ -118,7 +140,9 @@ for (const chapter of chapters) {
   // 手机：单独的浏览器上下文，免得沿用桌面版记住的侧边栏状态
   const phone = await open(file, { context: phoneContext });
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  if (overflow > 1) problem(file, `手机宽度（390 像素）下页面横向溢出 ${overflow} 像素`);
+  if (overflow > 1) problem(file, `手机宽度（${phoneWidth} 像素）下页面横向溢出 ${overflow} 像素`);
+  await checkCodeLayout(phone, file, '手机宽度下');
+
   await phone.screenshot({ path: path.join(shotDir, `${name}-phone.png`) });
   await phone.close();
 }
@@ -157,6 +181,38 @@ for (const { from, href } of links) {
   if (anchor && target.endsWith('.html') && !(await idsOf(target)).has(anchor)) {
     problem(from, `链接的锚点不存在：${href}`);
   }
+}
+
+// ---- 一条已知的长错误行：手机上行尾最有用的那部分（要运行的命令）也在运行记录的框里 ----
+{
+  const file = 'ch02-2-tcp-client.html';
+  const tail = '请先在另一个终端运行：cargo run --bin lab-tcp-server -- --addr 127.0.0.1:[PORT]';
+  const page = await open(file, { context: phoneContext });
+  const where = await page.evaluate((tail) => {
+    for (const code of document.querySelectorAll('main pre > code')) {
+      let offset = code.textContent.indexOf(tail);
+      if (offset < 0) continue;
+      offset += tail.length - 1; // 这一行的最后一个字符
+      const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+      let node = walker.nextNode();
+      while (node && offset >= node.length) {
+        offset -= node.length;
+        node = walker.nextNode();
+      }
+      const range = document.createRange();
+      range.setStart(node, offset);
+      range.setEnd(node, offset + 1);
+      const char = range.getBoundingClientRect();
+      const box = code.getBoundingClientRect();
+      return { right: Math.round(char.right), boxRight: Math.round(box.right) };
+    }
+    return null;
+  }, tail);
+  if (!where) problem(file, `运行记录里找不到这一行的结尾：${tail}`);
+  else if (where.right > where.boxRight) {
+    problem(file, `手机宽度下，运行记录里“${tail}”的行尾在框外 ${where.right - where.boxRight} 像素处，要横向滚动才看得见`);
+  }
+  await page.close();
 }
 
 // ---- 搜索“黏包”，点第一个结果，应当跳到黏包那一节 ----

@@ -7,9 +7,9 @@
 // 每一页都检查：标题和目录里的一致；图片（包括 SVG）都加载成功；每个代码块和运行记录都非空、
 // 已高亮、没有残留的 {{#include}}；没有控制台错误；没有任何请求离开 127.0.0.1（本书可以离线阅读）；
 // 手机宽度下页面不横向溢出。在桌面和手机宽度下都检查：运行记录自动换行、不横向溢出，Rust 代码
-// 保持原样不换行。此外检查：站内链接和 #锚点都能解析；一条已知的长错误行在手机上连行尾也看得见；
-// 搜索“黏包”能找到并跳到那一节；打印页按顺序包含每一章和它的图。
-// 每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
+// 保持原样不换行；表格里没有哪个单元格被挤得不到 3 个字宽。此外检查：站内链接和 #锚点都能解析；
+// 一条已知的长错误行在手机上连行尾也看得见；搜索“黏包”能找到并跳到那一节；
+// 打印页按顺序包含每一章和它的图。每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -93,6 +93,23 @@ async function checkCodeLayout(page, file, where) {
   });
 }
 
+/** 表格里字数超过 3 个的单元格，不能被挤得不到 3 个字宽、折成好几行。 */
+async function checkTables(page, file, where) {
+  const squeezed = await page.$$eval('main td, main th', (cells) => cells.flatMap((cell) => {
+    const style = getComputedStyle(cell);
+    const fontSize = parseFloat(style.fontSize);
+    const width = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const text = cell.textContent.trim();
+    if ([...text].length <= 3 || width >= 2.9 * fontSize) return [];
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const lines = new Set([...range.getClientRects()].map((rect) => Math.round(rect.bottom))).size;
+    if (lines < 2) return [];
+    return [`“${text.slice(0, 12)}”只有 ${Math.round(width)} 像素宽（约 ${(width / fontSize).toFixed(1)} 个字），折成了 ${lines} 行`];
+  }));
+  for (const cell of squeezed) problem(file, `${where}表格的单元格${cell}`);
+}
+
 const idsByPage = new Map(); // 页面文件 → 这一页上所有的 id
 const links = []; // { from, href }
 
@@ -126,6 +143,7 @@ for (const chapter of chapters) {
   });
 
   await checkCodeLayout(page, file, '桌面宽度下');
+  await checkTables(page, file, '桌面宽度下');
 
   idsByPage.set(file, new Set(await page.$$eval('[id]', (els) => els.map((el) => el.id))));
   for (const href of await page.$$eval('main a[href]', (as) => as.map((a) => a.getAttribute('href')))) {
@@ -142,6 +160,7 @@ for (const chapter of chapters) {
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   if (overflow > 1) problem(file, `手机宽度（${phoneWidth} 像素）下页面横向溢出 ${overflow} 像素`);
   await checkCodeLayout(phone, file, '手机宽度下');
+  await checkTables(phone, file, '手机宽度下');
 
   await phone.screenshot({ path: path.join(shotDir, `${name}-phone.png`) });
   await phone.close();

@@ -7,9 +7,10 @@
 // 每一页都检查：标题和目录里的一致；图片（包括 SVG）都加载成功；每个代码块和运行记录都非空、
 // 已高亮、没有残留的 {{#include}}；没有控制台错误；没有任何请求离开 127.0.0.1（本书可以离线阅读）；
 // 手机宽度下页面不横向溢出。在桌面和手机宽度下都检查：运行记录自动换行、不横向溢出，Rust 代码
-// 保持原样不换行；表格里没有哪个单元格被挤得不到 3 个字宽。此外检查：站内链接和 #锚点都能解析；
-// 一条已知的长错误行在手机上连行尾也看得见；搜索“黏包”能找到并跳到那一节；
-// 打印页按顺序包含每一章和它的图。每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
+// 保持原样不换行；表格里没有哪个单元格被挤得不到 3 个字宽。手机上每张图都是指向原图的链接，
+// 点一下就打开它。此外检查：站内链接和 #锚点都能解析；一条已知的长错误行在手机上连行尾也看得见；
+// 搜索“黏包”能找到并跳到那一节；打印页按顺序包含每一章和它的图。
+// 每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -163,6 +164,31 @@ for (const chapter of chapters) {
   await checkTables(phone, file, '手机宽度下');
 
   await phone.screenshot({ path: path.join(shotDir, `${name}-phone.png`) });
+
+  // 手机上图里的字太小：每张图都要是指向原图的链接，点一下（触摸）就单独打开那个 SVG 文件
+  const diagrams = await phone.$$eval('main img[src$=".svg"]', (imgs) => imgs
+    .filter((img) => !img.closest('.img-wrapper')) // mdBook“点击放大”用的那一份，平时隐藏
+    .map((img) => ({ src: img.src, href: img.closest('a[href]')?.href ?? null })));
+  for (const [i, diagram] of diagrams.entries()) {
+    const name = decodeURIComponent(new URL(diagram.src).pathname);
+    if (diagram.href !== diagram.src) {
+      problem(file, `手机上图 ${name} ${diagram.href ? `链接到了 ${diagram.href}，而不是原图` : '不是链接，点了打不开原图'}`);
+      continue;
+    }
+    const diagramLocator = phone.locator('main :not(.img-wrapper) > img[src$=".svg"]').nth(i);
+    await diagramLocator.scrollIntoViewIfNeeded();
+    const [opened] = await Promise.all([
+      phone.waitForURL(diagram.src, { timeout: 5000 }).then(() => true, () => false),
+      diagramLocator.tap(),
+    ]);
+    if (!opened) {
+      problem(file, `手机上点了图 ${name}，没有打开原图（页面是 ${phone.url()}）`);
+    } else {
+      const type = await phone.evaluate(() => document.contentType);
+      if (type !== 'image/svg+xml') problem(file, `手机上点了图 ${name}，打开的不是 SVG 图片（${type}）`);
+    }
+    if (phone.url() !== base + file) await phone.goBack({ waitUntil: 'load' });
+  }
   await phone.close();
 }
 

@@ -7,10 +7,10 @@
 // 每一页都检查：标题和目录里的一致；图片（包括 SVG）都加载成功；每个代码块和运行记录都非空、
 // 已高亮、没有残留的 {{#include}}；没有控制台错误；没有任何请求离开 127.0.0.1（本书可以离线阅读）；
 // 手机宽度下页面不横向溢出。在桌面和手机宽度下都检查：运行记录自动换行、不横向溢出，Rust 代码
-// 保持原样不换行；表格里没有哪个单元格被挤得不到 3 个字宽。手机上每张图都是指向原图的链接，
-// 点一下就打开它。此外检查：站内链接和 #锚点都能解析；一条已知的长错误行在手机上连行尾也看得见；
-// 搜索“黏包”能找到并跳到那一节；打印页按顺序包含每一章和它的图。
-// 每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
+// 保持原样不换行；表格里没有哪个单元格被挤得不到 3 个字宽；提示框的标题是中文。手机上每张图都是
+// 指向原图的链接，点一下就打开它。此外检查：站内链接和 #锚点都能解析；一条已知的长错误行在手机上
+// 连行尾也看得见；搜索“黏包”能找到并跳到那一节，搜索框和结果的文字是中文；
+// 打印页按顺序包含每一章和它的图。每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -112,6 +112,7 @@ async function checkTables(page, file, where) {
 }
 
 const idsByPage = new Map(); // 页面文件 → 这一页上所有的 id
+let admonitions = 0; // 全书的提示框个数
 const links = []; // { from, href }
 
 for (const chapter of chapters) {
@@ -145,6 +146,15 @@ for (const chapter of chapters) {
 
   await checkCodeLayout(page, file, '桌面宽度下');
   await checkTables(page, file, '桌面宽度下');
+
+  // 提示框（> [!NOTE] 等）的标题要显示成中文
+  const titles = await page.locator('main .blockquote-tag-title').evaluateAll((ps) =>
+    ps.map((p) => ({ text: p.textContent.trim(), visible: p.getClientRects().length > 0 })));
+  admonitions += titles.length;
+  for (const title of titles) {
+    if (!title.visible) problem(file, `提示框的标题“${title.text}”没有显示出来`);
+    if (!/^[\u4e00-\u9fff]+$/.test(title.text)) problem(file, `提示框的标题“${title.text}”不是中文`);
+  }
 
   idsByPage.set(file, new Set(await page.$$eval('[id]', (els) => els.map((el) => el.id))));
   for (const href of await page.$$eval('main a[href]', (as) => as.map((a) => a.getAttribute('href')))) {
@@ -228,6 +238,8 @@ for (const { from, href } of links) {
   }
 }
 
+if (admonitions === 0) problem('提示框', '全书一个提示框（> [!NOTE] 等）也没有找到，检查不到它们的标题');
+
 // ---- 一条已知的长错误行：手机上行尾最有用的那部分（要运行的命令）也在运行记录的框里 ----
 {
   const file = 'ch02-2-tcp-client.html';
@@ -263,6 +275,8 @@ for (const { from, href } of links) {
 // ---- 搜索“黏包”，点第一个结果，应当跳到黏包那一节 ----
 {
   const page = await open(chapters[0].html);
+  const placeholder = await page.getAttribute('#mdbook-searchbar', 'placeholder');
+  if (!/[\u4e00-\u9fff]/.test(placeholder ?? '')) problem('搜索', `搜索框的提示文字“${placeholder}”不是中文`);
   await page.click('#mdbook-search-toggle');
   await page.fill('#mdbook-searchbar', '黏包');
   await page.press('#mdbook-searchbar', 'End'); // 搜索在 keyup 时触发，fill 本身不产生按键
@@ -271,6 +285,8 @@ for (const { from, href } of links) {
   if (!found) {
     problem('搜索', '搜索“黏包”没有任何结果');
   } else {
+    const header = (await page.textContent('#mdbook-searchresults-header')).trim();
+    if (!header.includes(`找到 ${await results.count()} 个结果`)) problem('搜索', `结果上方的说明“${header}”不是中文，或者没说找到几个`);
     const hrefs = await results.evaluateAll((as) => as.map((a) => a.getAttribute('href')));
     const hit = hrefs.findIndex((href) => href.startsWith('ch02-3-sticky.html'));
     if (hit < 0) {
@@ -281,6 +297,19 @@ for (const { from, href } of links) {
       if (heading !== '黏包') problem('搜索', `点击搜索结果后来到了“${heading}”，而不是“黏包”`);
     }
   }
+  await page.close();
+}
+
+// ---- 搜不到时的说明也是中文 ----
+{
+  const page = await open(chapters[0].html);
+  await page.click('#mdbook-search-toggle');
+  await page.fill('#mdbook-searchbar', 'zzqxj');
+  await page.press('#mdbook-searchbar', 'End');
+  const header = page.locator('#mdbook-searchresults-header');
+  await header.filter({ hasText: /\S/ }).waitFor({ timeout: 5000 }).catch(() => {});
+  const text = ((await header.textContent()) ?? '').trim();
+  if (!text.includes('没有找到')) problem('搜索', `搜不到东西时的说明“${text}”不是中文`);
   await page.close();
 }
 

@@ -9,8 +9,9 @@
 // 手机宽度下页面不横向溢出。在桌面和手机宽度下都检查：运行记录自动换行、不横向溢出，Rust 代码
 // 保持原样不换行；表格里没有哪个单元格被挤得不到 3 个字宽；提示框的标题是中文。手机上每张图都是
 // 指向原图的链接，点一下就打开它。此外检查：站内链接和 #锚点都能解析；一条已知的长错误行在手机上
-// 连行尾也看得见；搜索“黏包”能找到并跳到那一节，搜索框和结果的文字是中文；
-// 打印页按顺序包含每一章和它的图。每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
+// 连行尾也看得见；搜索“黏包”能找到并跳到那一节，搜索框和结果的文字是中文，从带着 ?search=黏包 的
+// 网址打开页面时结果和输入时一样多（不论搜索索引先到还是脚本先到）；打印页按顺序包含每一章和它的图。
+// 每章首屏在桌面和手机宽度下各截一张图，深色主题下再截一张。
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -273,6 +274,7 @@ if (admonitions === 0) problem('提示框', '全书一个提示框（> [!NOTE] �
 }
 
 // ---- 搜索“黏包”，点第一个结果，应当跳到黏包那一节 ----
+let typedResults = 0; // 在搜索框里输入“黏包”时的结果数
 {
   const page = await open(chapters[0].html);
   const placeholder = await page.getAttribute('#mdbook-searchbar', 'placeholder');
@@ -285,8 +287,9 @@ if (admonitions === 0) problem('提示框', '全书一个提示框（> [!NOTE] �
   if (!found) {
     problem('搜索', '搜索“黏包”没有任何结果');
   } else {
+    typedResults = await results.count();
     const header = (await page.textContent('#mdbook-searchresults-header')).trim();
-    if (!header.includes(`找到 ${await results.count()} 个结果`)) problem('搜索', `结果上方的说明“${header}”不是中文，或者没说找到几个`);
+    if (!header.includes(`找到 ${typedResults} 个结果`)) problem('搜索', `结果上方的说明“${header}”不是中文，或者没说找到几个`);
     const hrefs = await results.evaluateAll((as) => as.map((a) => a.getAttribute('href')));
     const hit = hrefs.findIndex((href) => href.startsWith('ch02-3-sticky.html'));
     if (hit < 0) {
@@ -310,6 +313,32 @@ if (admonitions === 0) problem('提示框', '全书一个提示框（> [!NOTE] �
   await header.filter({ hasText: /\S/ }).waitFor({ timeout: 5000 }).catch(() => {});
   const text = ((await header.textContent()) ?? '').trim();
   if (!text.includes('没有找到')) problem('搜索', `搜不到东西时的说明“${text}”不是中文`);
+  await page.close();
+}
+
+// ---- 从网址 ?search=黏包 打开页面（刷新、后退、分享的链接都是这样）：结果和输入时一样多 ----
+// mdBook 一打开页面就异步加载搜索索引，它和本书的脚本谁先到不一定。三种情况都试：
+// 照常加载；故意让本书的脚本晚到（索引先到，mdBook 先搜了一次）；故意让索引晚到。
+for (const [label, slow] of [['照常加载', null], ['本书的脚本晚到', /search-cjk-[0-9a-f]+\.js$/], ['搜索索引晚到', /searchindex-[0-9a-f]+\.js$/]]) {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => problem(`?search=黏包（${label}）`, `脚本错误：${err.message}`));
+  if (slow) {
+    await page.route(slow, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue();
+    });
+  }
+  await page.goto(`${base}index.html?search=${encodeURIComponent('黏包')}`, { waitUntil: 'load' });
+  const header = page.locator('#mdbook-searchresults-header');
+  await header.filter({ hasText: /\S/ }).waitFor({ timeout: 5000 }).catch(() => {});
+  const text = ((await header.textContent()) ?? '').trim();
+  const count = await page.locator('#mdbook-searchresults a').count();
+  const where = `打开 index.html?search=黏包（${label}）`;
+  if (count === 0) problem(where, `没有任何结果（说明：“${text}”），在搜索框里输入“黏包”时有 ${typedResults} 个`);
+  else if (count !== typedResults) problem(where, `有 ${count} 个结果，在搜索框里输入“黏包”时有 ${typedResults} 个`);
+  if (!text.includes(`找到 ${count} 个结果`)) problem(where, `结果上方的说明“${text}”不对`);
+  const inUrl = new URL(page.url()).searchParams.get('search');
+  if (inUrl !== '黏包') problem(where, `网址里的搜索词变成了“${inUrl}”`);
   await page.close();
 }
 

@@ -570,20 +570,27 @@ impl ConsoleOut {
     }
 }
 
-/// 打印线程：一行一行地打印。写不出去（比如输出被关掉了）也不要紧，聊天室照常运行。
+/// 打印线程：把排着的行一批一批地打印出来，每批只向终端写一次，输出很多时系统调用少得多。
+/// 写不出去（比如输出被关掉了）也不要紧，聊天室照常运行。
 fn print_lines(to_print: std::sync::mpsc::Receiver<Printed>) {
-    let mut stdout = std::io::stdout();
-    for printed in to_print {
-        match printed {
-            Printed::Line(line) => {
-                let _ = writeln!(stdout, "{line}");
+    let stdout = std::io::stdout();
+    while let Ok(first) = to_print.recv() {
+        let mut batch = std::io::BufWriter::new(stdout.lock());
+        let mut next = Some(first);
+        while let Some(printed) = next {
+            match printed {
+                Printed::Line(line) => {
+                    let _ = writeln!(batch, "{line}");
+                }
+                Printed::Finish(done) => {
+                    let _ = batch.flush();
+                    let _ = done.send(());
+                    return;
+                }
             }
-            Printed::Finish(done) => {
-                let _ = stdout.flush();
-                let _ = done.send(());
-                return;
-            }
+            next = to_print.try_recv().ok(); // 队列里还有就接着写进这一批
         }
+        let _ = batch.flush();
     }
 }
 // ANCHOR_END: console_out

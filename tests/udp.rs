@@ -85,6 +85,11 @@ async fn client_retries_after_a_lost_datagram() {
 }
 
 #[tokio::test]
+async fn client_matches_each_line_to_its_own_reply() {
+    udp::client_matches_each_line_to_its_own_reply(client()).await;
+}
+
+#[tokio::test]
 async fn client_gives_up_in_bounded_time() {
     udp::client_gives_up_without_reply(client()).await;
 }

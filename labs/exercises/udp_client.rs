@@ -11,6 +11,7 @@
 // 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。
 #![allow(unused)]
 
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -126,8 +127,8 @@ async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), St
     // TODO（练习 3.2）：要说的话都已经写好，在 exchange 下面：too_long、retrying、no_reply，直接调用它们。
     // 内容超过 MAX_DATAGRAM 字节就直接返回 Err(too_long(…))。然后最多尝试 retries + 1 次：
     // （第二次起先打印 retrying(…) 给出的那一行）
-    // socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))
-    // 限时等待：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, "发送"))
+    // socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, recv_reply(…))
+    // 限时等待（recv_reply 已经写好，它跳过不是这一次回声的数据报）：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, "发送"))
     // （接收出错时第三个参数写 "接收"）；超时就进入下一次。
     // 全部超时后返回 Err(no_reply(…))：第一个参数是一共发了几次。
     todo!("练习 3.2：UDP 客户端：发送、限时等待回复、超时重发")
@@ -158,21 +159,51 @@ fn no_reply(attempts: u32, wait: f64, addr: &str) -> String {
     )
 }
 
-/// 打印一个回复，格式和教程一样；回复和发出的内容对不上时，再补一行说明。
+/// 接收这一次发送的回复。回声服务原样发回，所以和 `sent` 对不上的数据报不是这一次的回复：
+/// 多半是之前某个数据报迟到或重复的回复（比如重发之后，原来那个数据报的回复也到了）。
+/// 说明一下、跳过它，接着等。只看“第一个到达的”就会像教程那样，从此每次都拿到上一次的回复。
+async fn recv_reply(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    sent: &[u8],
+) -> io::Result<(usize, SocketAddr)> {
+    loop {
+        let (n, from) = socket.recv_from(buf).await?;
+        if is_echo_of(&buf[..n], sent) {
+            return Ok((n, from));
+        }
+        println!("{}", stale(&buf[..n]));
+    }
+}
+
+/// `reply` 是不是 `sent` 的回声：一模一样，或者是被截断的一段开头（数据报比某一方的缓冲区大）。
+/// 空的回复不算截断：缓冲区至少有 1 字节，截不出 0 字节。
+fn is_echo_of(reply: &[u8], sent: &[u8]) -> bool {
+    reply == sent || (!reply.is_empty() && sent.starts_with(reply))
+}
+
+/// 收到了一个不是这一次回声的数据报。
+fn stale(reply: &[u8]) -> String {
+    format!(
+        "（收到“{}”，{} 字节，和这一次发出的内容对不上：多半是之前某个数据报迟到或重复的回复，跳过它，接着等）",
+        printable(reply),
+        reply.len()
+    )
+}
+
+/// 打印一个回复，格式和教程一样；回复被截断时，再补一行说明。
 fn report(reply: &[u8], from: SocketAddr, sent: &[u8]) {
     println!(
         "recv:{} addr:{from} length:{}",
         printable(reply),
         reply.len()
     );
-    if reply.len() < sent.len() && sent.starts_with(reply) {
+    if reply.len() < sent.len() {
         println!(
             "（回复只有 {} 字节，发出的是 {} 字节：数据报比某一方的接收缓冲区大，多出的部分被悄悄丢掉了）",
             reply.len(),
             sent.len()
         );
-    } else if reply != sent {
-        println!("（回复和发出的内容不一样：它可能是之前某个数据报迟到的回复）");
     }
 }
 
@@ -242,5 +273,19 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
         Ok(_) => Err("等待时间要大于 0 秒、不超过 3600 秒".to_string()),
         Err(_) => Err("等待时间要写成秒数，例如 1 或 0.5".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_lines_echo_counts_as_its_reply() {
+        assert!(is_echo_of(b"two", b"two"));
+        assert!(is_echo_of(b"hello wo", b"hello world")); // 被截断的回声
+        assert!(!is_echo_of(b"one", b"two")); // 上一行迟到的回复
+        assert!(!is_echo_of(b"", b"two")); // 空行迟到的回复
+        assert!(!is_echo_of(b"two!", b"two"));
     }
 }

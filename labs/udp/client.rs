@@ -5,6 +5,7 @@
 //!
 //! 和教程不同的是，它不会永远等下去：每次最多等 `--reply-timeout` 秒，没等到就重发，
 //! 最多重发 `--retries` 次；还是没有回复，就用一行中文说明可能的原因，以非零退出码结束。
+//! 它只把和这一次发出的内容一样的数据报当作回复（回声服务原样发回），迟到或重复的旧回复会被跳过。
 //!
 //! 运行（先在另一个终端启动服务端 `cargo run --bin lab-udp-server`）：
 //!
@@ -17,6 +18,7 @@
 //! 不用我们的服务端也行：`nc -u -l 127.0.0.1 8080` 能收到客户端发出的数据报，
 //! 在 nc 里输入一行回车，就是一个回复。
 
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -148,8 +150,9 @@ async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), St
         if let Err(err) = socket.send(data).await {
             return Err(failure(&args.addr, &err, "发送"));
         }
-        // 接收：最多等 reply_timeout。UDP 不会告诉我们数据报丢了，只能自己计时
-        match timeout(args.reply_timeout, socket.recv_from(&mut buf)).await {
+        // 接收：最多等 reply_timeout。UDP 不会告诉我们数据报丢了，只能自己计时。
+        // recv_reply 只认这一次的回声，跳过之前迟到的回复
+        match timeout(args.reply_timeout, recv_reply(socket, &mut buf, data)).await {
             Ok(Ok((n, from))) => {
                 report(&buf[..n], from, data);
                 return Ok(());
@@ -188,22 +191,54 @@ fn no_reply(attempts: u32, wait: f64, addr: &str) -> String {
 }
 // ANCHOR_END: exchange
 
+// ANCHOR: recv_reply
+/// 接收这一次发送的回复。回声服务原样发回，所以和 `sent` 对不上的数据报不是这一次的回复：
+/// 多半是之前某个数据报迟到或重复的回复（比如重发之后，原来那个数据报的回复也到了）。
+/// 说明一下、跳过它，接着等。只看“第一个到达的”就会像教程那样，从此每次都拿到上一次的回复。
+async fn recv_reply(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    sent: &[u8],
+) -> io::Result<(usize, SocketAddr)> {
+    loop {
+        let (n, from) = socket.recv_from(buf).await?;
+        if is_echo_of(&buf[..n], sent) {
+            return Ok((n, from));
+        }
+        println!("{}", stale(&buf[..n]));
+    }
+}
+
+/// `reply` 是不是 `sent` 的回声：一模一样，或者是被截断的一段开头（数据报比某一方的缓冲区大）。
+/// 空的回复不算截断：缓冲区至少有 1 字节，截不出 0 字节。
+fn is_echo_of(reply: &[u8], sent: &[u8]) -> bool {
+    reply == sent || (!reply.is_empty() && sent.starts_with(reply))
+}
+
+/// 收到了一个不是这一次回声的数据报。
+fn stale(reply: &[u8]) -> String {
+    format!(
+        "（收到“{}”，{} 字节，和这一次发出的内容对不上：多半是之前某个数据报迟到或重复的回复，跳过它，接着等）",
+        printable(reply),
+        reply.len()
+    )
+}
+// ANCHOR_END: recv_reply
+
 // ANCHOR: report
-/// 打印一个回复，格式和教程一样；回复和发出的内容对不上时，再补一行说明。
+/// 打印一个回复，格式和教程一样；回复被截断时，再补一行说明。
 fn report(reply: &[u8], from: SocketAddr, sent: &[u8]) {
     println!(
         "recv:{} addr:{from} length:{}",
         printable(reply),
         reply.len()
     );
-    if reply.len() < sent.len() && sent.starts_with(reply) {
+    if reply.len() < sent.len() {
         println!(
             "（回复只有 {} 字节，发出的是 {} 字节：数据报比某一方的接收缓冲区大，多出的部分被悄悄丢掉了）",
             reply.len(),
             sent.len()
         );
-    } else if reply != sent {
-        println!("（回复和发出的内容不一样：它可能是之前某个数据报迟到的回复）");
     }
 }
 // ANCHOR_END: report
@@ -278,5 +313,19 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
         Ok(_) => Err("等待时间要大于 0 秒、不超过 3600 秒".to_string()),
         Err(_) => Err("等待时间要写成秒数，例如 1 或 0.5".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_lines_echo_counts_as_its_reply() {
+        assert!(is_echo_of(b"two", b"two"));
+        assert!(is_echo_of(b"hello wo", b"hello world")); // 被截断的回声
+        assert!(!is_echo_of(b"one", b"two")); // 上一行迟到的回复
+        assert!(!is_echo_of(b"", b"two")); // 空行迟到的回复
+        assert!(!is_echo_of(b"two!", b"two"));
     }
 }

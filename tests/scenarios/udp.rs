@@ -348,6 +348,56 @@ pub async fn client_retries_after_loss(client: &Path) {
     same_bytes(&second, b"hello world", "重发的应当是同一个数据报。");
 }
 
+/// 回复迟到又重复：第一行的数据报“丢了”（测试的服务端收下不回），客户端重发后，服务端把两份回复都发了回来，
+/// 其中一份已经是迟到的。客户端应当只把和这一行一样的回声当作回复，跳过迟到的那一份：
+/// 每一行都收到自己的回声，而不是从第二行起每行都显示上一行的回复。
+pub async fn client_matches_each_line_to_its_own_reply(client: &Path) {
+    let socket = udp_socket().await;
+    let addr = socket.local_addr().expect("本地地址").to_string();
+    let server = tokio::spawn(async move {
+        let mut received = Vec::new();
+        let (first, _) = udp_recv(&socket).await; // 不回复：假装回复在路上耽搁了
+        received.push(first);
+        let (again, from) = udp_recv(&socket).await; // 客户端等不及，重发了同一行
+        received.push(again.clone());
+        // 迟到的那份回复和重发换来的回复一起到达：客户端会收到两个 one
+        for _ in 0..2 {
+            socket.send_to(&again, from).await.expect("回复");
+        }
+        for _ in 0..2 {
+            let (datagram, from) = udp_recv(&socket).await;
+            socket.send_to(&datagram, from).await.expect("回复");
+            received.push(datagram);
+        }
+        received
+    });
+    let (transcript, _) = run_client(
+        client,
+        &["--addr", &addr, "--stdin", "--reply-timeout", "0.5"],
+        "one\ntwo\nthree\n",
+    )
+    .await;
+    let replies: Vec<&str> = transcript
+        .lines()
+        .filter_map(|line| line.strip_prefix("recv:"))
+        .filter_map(|rest| rest.split(" addr:").next())
+        .collect();
+    assert!(
+        replies == ["one", "two", "three"],
+        "每一行都应当收到自己的回声（one、two、three），实际打印的回复依次是 {replies:?}：\n{transcript}"
+    );
+    assert_udp_transcript("udp_client_late_reply", &transcript);
+    let received = timeout(WAIT, server)
+        .await
+        .expect("等服务端")
+        .expect("服务端");
+    let received: Vec<String> = received
+        .iter()
+        .map(|datagram| String::from_utf8_lossy(datagram).into_owned())
+        .collect();
+    same_datagrams(received, &["one", "one", "two", "three"]);
+}
+
 /// 服务端在（端口有人占着），但从不回复：客户端发 1 + 2 次、每次等 0.2 秒，然后说明原因、非零退出。
 pub async fn client_gives_up_without_reply(client: &Path) {
     let silent = udp_socket().await;

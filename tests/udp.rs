@@ -90,6 +90,11 @@ async fn client_matches_each_line_to_its_own_reply() {
 }
 
 #[tokio::test]
+async fn client_tries_every_address_of_a_name() {
+    udp::client_tries_every_address_of_a_name(client()).await;
+}
+
+#[tokio::test]
 async fn client_gives_up_in_bounded_time() {
     udp::client_gives_up_without_reply(client()).await;
 }

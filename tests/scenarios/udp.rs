@@ -398,6 +398,48 @@ pub async fn client_matches_each_line_to_its_own_reply(client: &Path) {
     same_datagrams(received, &["one", "one", "two", "three"]);
 }
 
+/// `--addr localhost:PORT`：一个名字可能解析出好几个地址，很多系统上 localhost 先是 ::1、再是 127.0.0.1。
+/// 测试的服务端放在这台机器把 localhost 解析出的**最后一个**地址上，不管解析的顺序如何，
+/// 客户端都要像 TCP 的 connect 那样依次试每个地址，才能找到它。
+/// （这台机器只解析出一个地址时，这个测试只检查那一个；依次试的逻辑另有 labs/udp/client.rs 里的单元测试。）
+pub async fn client_tries_every_address_of_a_name(client: &Path) {
+    let found: Vec<SocketAddr> = tokio::net::lookup_host("localhost:0")
+        .await
+        .expect("解析 localhost")
+        .collect();
+    let last = *found.last().expect("localhost 至少解析出一个地址");
+    let socket = tokio::net::UdpSocket::bind((last.ip(), 0))
+        .await
+        .expect("在 localhost 的地址上绑定 UDP 套接字");
+    let port = socket.local_addr().expect("本地地址").port();
+    let server = tokio::spawn(async move {
+        let (datagram, from) = udp_recv(&socket).await;
+        socket.send_to(&datagram, from).await.expect("回复");
+        datagram
+    });
+    let name = format!("localhost:{port}");
+    let (transcript, _) = run_client(
+        client,
+        &["--addr", &name, "--reply-timeout", "0.5", "--retries", "1"],
+        "",
+    )
+    .await;
+    let expected = format!(
+        "recv:hello world addr:{} length:11",
+        SocketAddr::new(last.ip(), port)
+    );
+    assert!(
+        transcript.lines().any(|line| line == expected) && transcript.ends_with("[退出码 0]"),
+        "localhost 解析出 {found:?}，服务端在最后一个地址的 {port} 端口上；\
+         客户端应当依次试每个地址，打印“{expected}”并正常退出，实际：\n{transcript}"
+    );
+    let datagram = timeout(WAIT, server)
+        .await
+        .expect("等服务端")
+        .expect("服务端");
+    same_bytes(&datagram, b"hello world", "服务端收到的数据报不对。");
+}
+
 /// 服务端在（端口有人占着），但从不回复：客户端发 1 + 2 次、每次等 0.2 秒，然后说明原因、非零退出。
 pub async fn client_gives_up_without_reply(client: &Path) {
     let silent = udp_socket().await;

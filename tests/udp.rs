@@ -15,6 +15,10 @@ fn client() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-udp-client"))
 }
 
+fn bench() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-tcp-bench"))
+}
+
 fn boundaries() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-udp-boundaries"))
 }
@@ -107,6 +111,16 @@ async fn client_explains_port_unreachable() {
 #[tokio::test]
 async fn client_rejects_bad_input() {
     udp::client_rejects_bad_input(client()).await;
+}
+
+#[tokio::test]
+async fn bench_udp_compares_two_servers() {
+    udp::bench_udp_compares_two_servers(bench()).await;
+}
+
+#[tokio::test]
+async fn bench_udp_explains_a_missing_server() {
+    udp::bench_udp_without_server(bench()).await;
 }
 
 #[test]

@@ -520,6 +520,55 @@ pub async fn client_rejects_bad_input(client: &Path) {
     );
 }
 
+// ---------------------------------------------------------------- 压测工具的 udp 模式
+
+/// `lab-tcp-bench udp --baseline …`：在同一次运行里轮流测两个回声服务端，报告每一轮的比例和中位数。
+/// 只量 1 秒、1 轮，检查它能跑完、说的话对；速度本身不在测试里检查（见附录 A）。
+pub async fn bench_udp_compares_two_servers(bench: &Path) {
+    let (first, _) = echo_server(1024).await;
+    let (second, _) = echo_server(1024).await;
+    let (first, second) = (first.to_string(), second.to_string());
+    let args = [
+        "udp",
+        "--addr",
+        &first,
+        "--baseline",
+        &second,
+        "--clients",
+        "2",
+        "--secs",
+        "1",
+        "--rounds",
+        "1",
+    ];
+    let transcript = run_to_exit_in_background(bench, "lab-tcp-bench", &args, "").await;
+    for expected in [
+        "UDP 乒乓：2 个客户端，数据报 64 字节".to_string(),
+        format!("第 1 轮：{first} "),
+        format!("{second} 的中位数："),
+        format!("每秒往返次数之比 {first} / {second}：中位数 "),
+        "[退出码 0]".to_string(),
+    ] {
+        assert!(
+            transcript.contains(&expected),
+            "压测工具的输出里应当有“{expected}”：\n{transcript}"
+        );
+    }
+}
+
+/// 服务端没有运行：`udp` 模式用一行中文说明，给出启动服务端的命令，退出码非零。
+pub async fn bench_udp_without_server(bench: &Path) {
+    let addr = unused_udp_address().to_string();
+    let args = ["udp", "--addr", &addr, "--secs", "1"];
+    let transcript = run_to_exit_in_background(bench, "lab-tcp-bench", &args, "").await;
+    assert!(
+        transcript.contains(&format!("{addr} 上没有程序在接收 UDP 数据报"))
+            && transcript.contains("lab-udp-server --addr")
+            && transcript.ends_with("[退出码 1]"),
+        "{transcript}"
+    );
+}
+
 // ---------------------------------------------------------------- 数据报的边界
 
 /// UDP 连发三个、收三次；TCP 连写三次，一次读完。

@@ -15,6 +15,10 @@ fn client() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-udp-client"))
 }
 
+fn bench() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-tcp-bench"))
+}
+
 fn boundaries() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-udp-boundaries"))
 }
@@ -85,6 +89,16 @@ async fn client_retries_after_a_lost_datagram() {
 }
 
 #[tokio::test]
+async fn client_matches_each_line_to_its_own_reply() {
+    udp::client_matches_each_line_to_its_own_reply(client()).await;
+}
+
+#[tokio::test]
+async fn client_tries_every_address_of_a_name() {
+    udp::client_tries_every_address_of_a_name(client()).await;
+}
+
+#[tokio::test]
 async fn client_gives_up_in_bounded_time() {
     udp::client_gives_up_without_reply(client()).await;
 }
@@ -97,6 +111,16 @@ async fn client_explains_port_unreachable() {
 #[tokio::test]
 async fn client_rejects_bad_input() {
     udp::client_rejects_bad_input(client()).await;
+}
+
+#[tokio::test]
+async fn bench_udp_compares_two_servers() {
+    udp::bench_udp_compares_two_servers(bench()).await;
+}
+
+#[tokio::test]
+async fn bench_udp_explains_a_missing_server() {
+    udp::bench_udp_without_server(bench()).await;
 }
 
 #[test]

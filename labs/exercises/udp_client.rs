@@ -11,6 +11,7 @@
 // 练习还没完成时，有些变量和导入暂时用不上；完成以后可以删掉这一行。
 #![allow(unused)]
 
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -60,24 +61,25 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     println!("size =  {}", args.buf_size); // 和教程一样，先报告接收缓冲区的大小
 
-    // 1. 创建套接字，并把它“连接”到服务端。对 UDP 来说 connect 不发送任何东西，
-    //    只是记下对方的地址：之后 send 不用再写地址，也只接收来自这个地址的数据报
-    let socket = match dial(&args.addr).await {
-        Ok(socket) => socket,
+    // 1. 解析服务端的地址。一个名字可能对应好几个 IP：localhost 在很多系统上先是 ::1，再是 127.0.0.1
+    let servers = match resolve(&args.addr).await {
+        Ok(servers) => servers,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::FAILURE;
         }
     };
 
-    // 2. 发送数据报、接收回复
+    // 2. 发送数据报、接收回复。第一个数据报顺便找出哪个地址上有服务端（见 first_exchange）
     let result = if args.stdin {
-        send_lines(&socket, &args).await
+        send_lines(&servers, &args).await
     } else {
-        exchange(&socket, args.message.as_bytes(), &args).await
+        first_exchange(&servers, args.message.as_bytes(), &args)
+            .await
+            .map(|_socket| ())
     };
 
-    // 3. 关闭套接字：socket 在 main 结束时被丢弃（相当于 defer socket.Close()）
+    // 3. 关闭套接字：套接字用完时被丢弃，系统随之关闭它（相当于 defer socket.Close()）
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -87,21 +89,27 @@ async fn main() -> ExitCode {
     }
 }
 
-/// 相当于 Go 的 `net.DialUDP`：解析地址，在本机绑定一个临时端口，再 connect 到服务端。
-async fn dial(addr: &str) -> Result<UdpSocket, String> {
-    let server = match tokio::net::lookup_host(addr)
-        .await
-        .map(|mut found| found.next())
-    {
-        Ok(Some(server)) => server,
-        Ok(None) => return Err(format!("地址 {addr} 没有解析出任何 IP，请检查主机名")),
-        Err(err) => {
-            return Err(format!(
-                "无法解析地址 {addr}：{}。格式是 HOST:PORT，例如 127.0.0.1:8080",
-                cause(&err)
-            ));
+/// 把 HOST:PORT 解析成 IP 地址。一个名字可能解析出好几个，全部留下，按系统给的顺序。
+async fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
+    match tokio::net::lookup_host(addr).await {
+        Ok(found) => {
+            let servers: Vec<SocketAddr> = found.collect();
+            if servers.is_empty() {
+                return Err(format!("地址 {addr} 没有解析出任何 IP，请检查主机名"));
+            }
+            Ok(servers)
         }
-    };
+        Err(err) => Err(format!(
+            "无法解析地址 {addr}：{}。格式是 HOST:PORT，例如 127.0.0.1:8080",
+            cause(&err)
+        )),
+    }
+}
+
+/// 相当于 Go 的 `net.DialUDP`：在本机绑定一个临时端口，再 connect 到服务端的一个地址。
+/// 对 UDP 来说 connect 不发送任何东西，只是记下对方的地址：之后 send 不用再写地址，
+/// 也只接收来自这个地址的数据报。
+async fn dial(server: SocketAddr) -> Result<UdpSocket, String> {
     // 本机这一端用“任意地址、端口 0”，由系统挑选（Go 的 DialUDP 传 nil 也是这个意思）
     let local: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0".parse().expect("合法的地址")
@@ -117,8 +125,46 @@ async fn dial(addr: &str) -> Result<UdpSocket, String> {
     socket
         .connect(server)
         .await
-        .map_err(|err| format!("无法把 UDP 套接字指向 {addr}：{}", cause(&err)))?;
+        .map_err(|err| format!("无法把 UDP 套接字指向 {server}：{}", cause(&err)))?;
     Ok(socket)
+}
+
+/// 第一个数据报：依次试解析出的每个地址，哪个地址回复了，就返回指向它的套接字，以后一直用它。
+///
+/// TCP 的 connect 也是这样依次试的，握手失败就换下一个地址。UDP 的 connect 不握手，
+/// 对方在不在，要等第一个数据报发出去才知道：这个地址端口不可达、没有回复，就换下一个地址重发；
+/// 全都不行，报告最后一个地址的原因。
+async fn first_exchange(
+    servers: &[SocketAddr],
+    data: &[u8],
+    args: &Args,
+) -> Result<UdpSocket, String> {
+    if data.len() > MAX_DATAGRAM {
+        return Err(too_long(data.len())); // 太长的内容换哪个地址都发不出去
+    }
+    let mut last_failure = String::new();
+    for (i, &server) in servers.iter().enumerate() {
+        if i > 0 {
+            println!("{}", next_address(&args.addr, servers[i - 1], server));
+        }
+        let socket = match dial(server).await {
+            Ok(socket) => socket,
+            Err(message) => {
+                last_failure = message;
+                continue;
+            }
+        };
+        match exchange(&socket, data, args).await {
+            Ok(()) => return Ok(socket),
+            Err(message) => last_failure = message,
+        }
+    }
+    Err(last_failure)
+}
+
+/// `tried` 上没有回复，改试 `addr` 解析出的下一个地址 `next`。
+fn next_address(addr: &str, tried: SocketAddr, next: SocketAddr) -> String {
+    format!("（{tried} 上没有回复，改试 {addr} 解析出的下一个地址 {next}）")
 }
 
 /// 发送一个数据报并等待回复；没等到就重发，最多重发 `args.retries` 次。
@@ -126,8 +172,8 @@ async fn exchange(socket: &UdpSocket, data: &[u8], args: &Args) -> Result<(), St
     // TODO（练习 3.2）：要说的话都已经写好，在 exchange 下面：too_long、retrying、no_reply，直接调用它们。
     // 内容超过 MAX_DATAGRAM 字节就直接返回 Err(too_long(…))。然后最多尝试 retries + 1 次：
     // （第二次起先打印 retrying(…) 给出的那一行）
-    // socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))
-    // 限时等待：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, "发送"))
+    // socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, recv_reply(…))
+    // 限时等待（recv_reply 已经写好，它跳过不是这一次回声的数据报）：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, "发送"))
     // （接收出错时第三个参数写 "接收"）；超时就进入下一次。
     // 全部超时后返回 Err(no_reply(…))：第一个参数是一共发了几次。
     todo!("练习 3.2：UDP 客户端：发送、限时等待回复、超时重发")
@@ -158,21 +204,51 @@ fn no_reply(attempts: u32, wait: f64, addr: &str) -> String {
     )
 }
 
-/// 打印一个回复，格式和教程一样；回复和发出的内容对不上时，再补一行说明。
+/// 接收这一次发送的回复。回声服务原样发回，所以和 `sent` 对不上的数据报不是这一次的回复：
+/// 多半是之前某个数据报迟到或重复的回复（比如重发之后，原来那个数据报的回复也到了）。
+/// 说明一下、跳过它，接着等。只看“第一个到达的”就会像教程那样，从此每次都拿到上一次的回复。
+async fn recv_reply(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    sent: &[u8],
+) -> io::Result<(usize, SocketAddr)> {
+    loop {
+        let (n, from) = socket.recv_from(buf).await?;
+        if is_echo_of(&buf[..n], sent) {
+            return Ok((n, from));
+        }
+        println!("{}", stale(&buf[..n]));
+    }
+}
+
+/// `reply` 是不是 `sent` 的回声：一模一样，或者是被截断的一段开头（数据报比某一方的缓冲区大）。
+/// 空的回复不算截断：缓冲区至少有 1 字节，截不出 0 字节。
+fn is_echo_of(reply: &[u8], sent: &[u8]) -> bool {
+    reply == sent || (!reply.is_empty() && sent.starts_with(reply))
+}
+
+/// 收到了一个不是这一次回声的数据报。
+fn stale(reply: &[u8]) -> String {
+    format!(
+        "（收到“{}”，{} 字节，和这一次发出的内容对不上：多半是之前某个数据报迟到或重复的回复，跳过它，接着等）",
+        printable(reply),
+        reply.len()
+    )
+}
+
+/// 打印一个回复，格式和教程一样；回复被截断时，再补一行说明。
 fn report(reply: &[u8], from: SocketAddr, sent: &[u8]) {
     println!(
         "recv:{} addr:{from} length:{}",
         printable(reply),
         reply.len()
     );
-    if reply.len() < sent.len() && sent.starts_with(reply) {
+    if reply.len() < sent.len() {
         println!(
             "（回复只有 {} 字节，发出的是 {} 字节：数据报比某一方的接收缓冲区大，多出的部分被悄悄丢掉了）",
             reply.len(),
             sent.len()
         );
-    } else if reply != sent {
-        println!("（回复和发出的内容不一样：它可能是之前某个数据报迟到的回复）");
     }
 }
 
@@ -201,9 +277,10 @@ fn failure(addr: &str, err: &std::io::Error, action: &str) -> String {
 }
 
 /// `--stdin`：每读到一行，就作为一个数据报发送并等待回复，直到输入结束。
-async fn send_lines(socket: &UdpSocket, args: &Args) -> Result<(), String> {
+async fn send_lines(servers: &[SocketAddr], args: &Args) -> Result<(), String> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
+    let mut socket = None; // 第一行找到回复的地址之后，一直用它
     loop {
         line.clear();
         let n = stdin
@@ -214,7 +291,11 @@ async fn send_lines(socket: &UdpSocket, args: &Args) -> Result<(), String> {
             return Ok(()); // 输入结束：Ctrl-D，或者管道里的内容读完了
         }
         // 空行也照样发送：0 字节的数据报是合法的，服务端会收到一个长度为 0 的数据报
-        exchange(socket, trim_line_end(&line), args).await?;
+        let data = trim_line_end(&line);
+        match &socket {
+            Some(socket) => exchange(socket, data, args).await?,
+            None => socket = Some(first_exchange(servers, data, args).await?),
+        }
     }
 }
 
@@ -242,5 +323,61 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(Duration::from_secs_f64(secs)),
         Ok(_) => Err("等待时间要大于 0 秒、不超过 3600 秒".to_string()),
         Err(_) => Err("等待时间要写成秒数，例如 1 或 0.5".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 测试用的回声服务端：在 127.0.0.1 的空闲端口上收一个数据报、原样发回。
+    async fn echo_once() -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("绑定");
+        let addr = socket.local_addr().expect("本地地址");
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            if let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                let _ = socket.send_to(&buf[..n], from).await;
+            }
+        });
+        addr
+    }
+
+    /// 一个此刻没有程序在接收的地址：绑定一个端口再马上放掉。
+    fn nobody_there() -> SocketAddr {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("绑定");
+        socket.local_addr().expect("本地地址")
+    }
+
+    fn args() -> Args {
+        Args::parse_from(["lab-udp-client", "--reply-timeout", "2", "--retries", "0"])
+    }
+
+    #[tokio::test]
+    async fn first_exchange_moves_on_until_an_address_answers() {
+        let answering = echo_once().await;
+        let servers = [nobody_there(), nobody_there(), answering];
+        let socket = first_exchange(&servers, b"hello", &args())
+            .await
+            .expect("第三个地址有回声");
+        assert_eq!(socket.peer_addr().ok(), Some(answering));
+    }
+
+    #[tokio::test]
+    async fn first_exchange_reports_the_last_address_when_none_answers() {
+        let servers = [nobody_there(), nobody_there()];
+        let failure = first_exchange(&servers, b"hello", &args())
+            .await
+            .expect_err("没有一个地址有回声");
+        assert!(failure.contains("上没有程序在接收 UDP 数据报"), "{failure}");
+    }
+
+    #[test]
+    fn only_this_lines_echo_counts_as_its_reply() {
+        assert!(is_echo_of(b"two", b"two"));
+        assert!(is_echo_of(b"hello wo", b"hello world")); // 被截断的回声
+        assert!(!is_echo_of(b"one", b"two")); // 上一行迟到的回复
+        assert!(!is_echo_of(b"", b"two")); // 空行迟到的回复
+        assert!(!is_echo_of(b"two!", b"two"));
     }
 }

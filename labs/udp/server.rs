@@ -42,7 +42,9 @@ struct Args {
 }
 
 // ANCHOR: main
-#[tokio::main]
+// 单线程的运行时：一个套接字、一个循环，同一时刻只有一件事可做，多开线程也帮不上忙。
+// 多线程的运行时反而要在线程之间互相唤醒，每个数据报都多付一笔开销（见附录 A）
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
 

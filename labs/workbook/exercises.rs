@@ -239,8 +239,8 @@ pub const ALL: &[Exercise] = &[
         hint: "要说的话都已经写好，在 exchange 下面：too_long、retrying、no_reply，直接调用它们。\n\
                内容超过 MAX_DATAGRAM 字节就直接返回 Err(too_long(…))。然后最多尝试 retries + 1 次：\n\
                （第二次起先打印 retrying(…) 给出的那一行）\n\
-               socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, socket.recv_from(…))\n\
-               限时等待：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, \"发送\"))\n\
+               socket.send(data) 发出一个数据报，再用 tokio::time::timeout(args.reply_timeout, recv_reply(…))\n\
+               限时等待（recv_reply 已经写好，它跳过不是这一次回声的数据报）：收到就 report(…) 并返回 Ok；出错就返回 Err(failure(&args.addr, &err, \"发送\"))\n\
                （接收出错时第三个参数写 \"接收\"）；超时就进入下一次。\n\
                全部超时后返回 Err(no_reply(…))：第一个参数是一共发了几次。",
         points: 10,

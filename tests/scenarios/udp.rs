@@ -348,6 +348,98 @@ pub async fn client_retries_after_loss(client: &Path) {
     same_bytes(&second, b"hello world", "重发的应当是同一个数据报。");
 }
 
+/// 回复迟到又重复：第一行的数据报“丢了”（测试的服务端收下不回），客户端重发后，服务端把两份回复都发了回来，
+/// 其中一份已经是迟到的。客户端应当只把和这一行一样的回声当作回复，跳过迟到的那一份：
+/// 每一行都收到自己的回声，而不是从第二行起每行都显示上一行的回复。
+pub async fn client_matches_each_line_to_its_own_reply(client: &Path) {
+    let socket = udp_socket().await;
+    let addr = socket.local_addr().expect("本地地址").to_string();
+    let server = tokio::spawn(async move {
+        let mut received = Vec::new();
+        let (first, _) = udp_recv(&socket).await; // 不回复：假装回复在路上耽搁了
+        received.push(first);
+        let (again, from) = udp_recv(&socket).await; // 客户端等不及，重发了同一行
+        received.push(again.clone());
+        // 迟到的那份回复和重发换来的回复一起到达：客户端会收到两个 one
+        for _ in 0..2 {
+            socket.send_to(&again, from).await.expect("回复");
+        }
+        for _ in 0..2 {
+            let (datagram, from) = udp_recv(&socket).await;
+            socket.send_to(&datagram, from).await.expect("回复");
+            received.push(datagram);
+        }
+        received
+    });
+    let (transcript, _) = run_client(
+        client,
+        &["--addr", &addr, "--stdin", "--reply-timeout", "0.5"],
+        "one\ntwo\nthree\n",
+    )
+    .await;
+    let replies: Vec<&str> = transcript
+        .lines()
+        .filter_map(|line| line.strip_prefix("recv:"))
+        .filter_map(|rest| rest.split(" addr:").next())
+        .collect();
+    assert!(
+        replies == ["one", "two", "three"],
+        "每一行都应当收到自己的回声（one、two、three），实际打印的回复依次是 {replies:?}：\n{transcript}"
+    );
+    assert_udp_transcript("udp_client_late_reply", &transcript);
+    let received = timeout(WAIT, server)
+        .await
+        .expect("等服务端")
+        .expect("服务端");
+    let received: Vec<String> = received
+        .iter()
+        .map(|datagram| String::from_utf8_lossy(datagram).into_owned())
+        .collect();
+    same_datagrams(received, &["one", "one", "two", "three"]);
+}
+
+/// `--addr localhost:PORT`：一个名字可能解析出好几个地址，很多系统上 localhost 先是 ::1、再是 127.0.0.1。
+/// 测试的服务端放在这台机器把 localhost 解析出的**最后一个**地址上，不管解析的顺序如何，
+/// 客户端都要像 TCP 的 connect 那样依次试每个地址，才能找到它。
+/// （这台机器只解析出一个地址时，这个测试只检查那一个；依次试的逻辑另有 labs/udp/client.rs 里的单元测试。）
+pub async fn client_tries_every_address_of_a_name(client: &Path) {
+    let found: Vec<SocketAddr> = tokio::net::lookup_host("localhost:0")
+        .await
+        .expect("解析 localhost")
+        .collect();
+    let last = *found.last().expect("localhost 至少解析出一个地址");
+    let socket = tokio::net::UdpSocket::bind((last.ip(), 0))
+        .await
+        .expect("在 localhost 的地址上绑定 UDP 套接字");
+    let port = socket.local_addr().expect("本地地址").port();
+    let server = tokio::spawn(async move {
+        let (datagram, from) = udp_recv(&socket).await;
+        socket.send_to(&datagram, from).await.expect("回复");
+        datagram
+    });
+    let name = format!("localhost:{port}");
+    let (transcript, _) = run_client(
+        client,
+        &["--addr", &name, "--reply-timeout", "0.5", "--retries", "1"],
+        "",
+    )
+    .await;
+    let expected = format!(
+        "recv:hello world addr:{} length:11",
+        SocketAddr::new(last.ip(), port)
+    );
+    assert!(
+        transcript.lines().any(|line| line == expected) && transcript.ends_with("[退出码 0]"),
+        "localhost 解析出 {found:?}，服务端在最后一个地址的 {port} 端口上；\
+         客户端应当依次试每个地址，打印“{expected}”并正常退出，实际：\n{transcript}"
+    );
+    let datagram = timeout(WAIT, server)
+        .await
+        .expect("等服务端")
+        .expect("服务端");
+    same_bytes(&datagram, b"hello world", "服务端收到的数据报不对。");
+}
+
 /// 服务端在（端口有人占着），但从不回复：客户端发 1 + 2 次、每次等 0.2 秒，然后说明原因、非零退出。
 pub async fn client_gives_up_without_reply(client: &Path) {
     let silent = udp_socket().await;
@@ -425,6 +517,55 @@ pub async fn client_rejects_bad_input(client: &Path) {
     assert!(
         received.try_recv().is_err(),
         "参数有错时不应当发出任何数据报"
+    );
+}
+
+// ---------------------------------------------------------------- 压测工具的 udp 模式
+
+/// `lab-tcp-bench udp --baseline …`：在同一次运行里轮流测两个回声服务端，报告每一轮的比例和中位数。
+/// 只量 1 秒、1 轮，检查它能跑完、说的话对；速度本身不在测试里检查（见附录 A）。
+pub async fn bench_udp_compares_two_servers(bench: &Path) {
+    let (first, _) = echo_server(1024).await;
+    let (second, _) = echo_server(1024).await;
+    let (first, second) = (first.to_string(), second.to_string());
+    let args = [
+        "udp",
+        "--addr",
+        &first,
+        "--baseline",
+        &second,
+        "--clients",
+        "2",
+        "--secs",
+        "1",
+        "--rounds",
+        "1",
+    ];
+    let transcript = run_to_exit_in_background(bench, "lab-tcp-bench", &args, "").await;
+    for expected in [
+        "UDP 乒乓：2 个客户端，数据报 64 字节".to_string(),
+        format!("第 1 轮：{first} "),
+        format!("{second} 的中位数："),
+        format!("每秒往返次数之比 {first} / {second}：中位数 "),
+        "[退出码 0]".to_string(),
+    ] {
+        assert!(
+            transcript.contains(&expected),
+            "压测工具的输出里应当有“{expected}”：\n{transcript}"
+        );
+    }
+}
+
+/// 服务端没有运行：`udp` 模式用一行中文说明，给出启动服务端的命令，退出码非零。
+pub async fn bench_udp_without_server(bench: &Path) {
+    let addr = unused_udp_address().to_string();
+    let args = ["udp", "--addr", &addr, "--secs", "1"];
+    let transcript = run_to_exit_in_background(bench, "lab-tcp-bench", &args, "").await;
+    assert!(
+        transcript.contains(&format!("{addr} 上没有程序在接收 UDP 数据报"))
+            && transcript.contains("lab-udp-server --addr")
+            && transcript.ends_with("[退出码 1]"),
+        "{transcript}"
     );
 }
 

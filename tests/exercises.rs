@@ -231,6 +231,15 @@ async fn ex_3_2_client_explains_port_unreachable() {
     .await;
 }
 
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check udp-client"]
+async fn ex_3_2_client_matches_each_line_to_its_own_reply() {
+    within_limit(udp::client_matches_each_line_to_its_own_reply(&exercise(
+        "ex-udp-client",
+    )))
+    .await;
+}
+
 // ---- 练习 4.1：聊天室服务端的转发和控制台 ----
 
 #[tokio::test]

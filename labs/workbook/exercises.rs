@@ -251,6 +251,10 @@ pub const ALL: &[Exercise] = &[
             ("client_retries_after_loss", "没等到回复就重发"),
             ("client_gives_up_without_reply", "重发几次后放弃，说明原因"),
             ("client_explains_port_unreachable", "解释“端口不可达”"),
+            (
+                "client_matches_each_line_to_its_own_reply",
+                "迟到的回复不会顶替这一行的回复",
+            ),
         ],
     },
     Exercise {

@@ -352,33 +352,37 @@ async fn read_line(
 async fn write_lines(writer: OwnedWriteHalf, mut queue: mpsc::Receiver<Arc<str>>, kick: Kick) {
     let mut writer = BufWriter::new(writer);
     let mut batch = Vec::new();
+    // “被踢了”的信号。整个写任务只等这一个，而不是每写一批都新建一个：人多的时候能省下许多加锁
+    let kicked = kick.kicked();
+    tokio::pin!(kicked);
     loop {
-        // recv_many 一次取出队列里已有的多行（最多 64 行），写完再 flush 一次，减少系统调用。
-        // biased：先看开关，被踢了就不再取队列里的行
-        let taken = tokio::select! {
-            biased;
-            _ = kick.kicked() => break,
-            taken = queue.recv_many(&mut batch, 64) => taken,
-        };
+        // recv_many 一次取出队列里已有的多行（最多 64 行），写完再 flush 一次，减少系统调用
+        let taken = queue.recv_many(&mut batch, 64).await;
+        // 大厅踢人时先按下开关、再把它从名单里去掉，队列随之关闭，所以 recv_many 一定会返回
+        if kick.is_kicked() {
+            break;
+        }
         if taken == 0 {
             let _ = writer.shutdown().await; // 发送 FIN：告诉客户端“我不会再发了”
             return;
         }
-        // 写到一半被踢了：再给它 FAREWELL_WAIT 把这一批写完（免得最后一句接在半行后面），写不完就放弃
-        let give_up = async {
-            kick.kicked().await;
-            tokio::time::sleep(FAREWELL_WAIT).await;
-        };
         tokio::select! {
             written = write_batch(&mut writer, &mut batch) => {
                 if written.is_err() {
                     return; // 连接已经断了
                 }
             }
-            _ = give_up => return,
+            _ = &mut kicked => {
+                // 写到一半被踢了：再给它 FAREWELL_WAIT 把已经交给 writer 的部分写完
+                // （免得最后一句接在半行后面），写不完就放弃
+                match tokio::time::timeout(FAREWELL_WAIT, writer.flush()).await {
+                    Ok(Ok(())) => break,
+                    _ => return,
+                }
+            }
         }
     }
-    // 被踢了：最后告诉它为什么，最多花 FAREWELL_WAIT
+    // 被踢了：队列里剩下的行不再发，只告诉它为什么，最多花 FAREWELL_WAIT
     let reason = format!("{}\n", kick.reason().unwrap_or_default());
     let farewell = async {
         writer.write_all(reason.as_bytes()).await?;
@@ -415,6 +419,10 @@ impl Kick {
 
     async fn kicked(&self) {
         self.pressed.cancelled().await;
+    }
+
+    fn is_kicked(&self) -> bool {
+        self.pressed.is_cancelled()
     }
 
     fn reason(&self) -> Option<&str> {
@@ -537,20 +545,27 @@ impl ConsoleOut {
     }
 }
 
-/// 打印线程：一行一行地打印。写不出去（比如输出被关掉了）也不要紧，聊天室照常运行。
+/// 打印线程：把排着的行一批一批地打印出来，每批只向终端写一次，输出很多时系统调用少得多。
+/// 写不出去（比如输出被关掉了）也不要紧，聊天室照常运行。
 fn print_lines(to_print: std::sync::mpsc::Receiver<Printed>) {
-    let mut stdout = std::io::stdout();
-    for printed in to_print {
-        match printed {
-            Printed::Line(line) => {
-                let _ = writeln!(stdout, "{line}");
+    let stdout = std::io::stdout();
+    while let Ok(first) = to_print.recv() {
+        let mut batch = std::io::BufWriter::new(stdout.lock());
+        let mut next = Some(first);
+        while let Some(printed) = next {
+            match printed {
+                Printed::Line(line) => {
+                    let _ = writeln!(batch, "{line}");
+                }
+                Printed::Finish(done) => {
+                    let _ = batch.flush();
+                    let _ = done.send(());
+                    return;
+                }
             }
-            Printed::Finish(done) => {
-                let _ = stdout.flush();
-                let _ = done.send(());
-                return;
-            }
+            next = to_print.try_recv().ok(); // 队列里还有就接着写进这一批
         }
+        let _ = batch.flush();
     }
 }
 

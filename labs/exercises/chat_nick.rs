@@ -63,6 +63,8 @@ const BURST: u32 = 100;
 const FAREWELL_WAIT: Duration = Duration::from_secs(5);
 /// 控制台的输出最多排这么多行。控制台跟不上时，多出来的行不打印，只记个数。
 const CONSOLE_LINES: usize = 1024;
+/// 打印线程每隔这么久把排着的行打印出来。
+const PRINT_EVERY: Duration = Duration::from_millis(10);
 
 /// 发给大厅的事件。读任务、控制台和 main 都只通过这个通道和大厅说话。
 enum Event {
@@ -545,25 +547,30 @@ impl ConsoleOut {
     }
 }
 
-/// 打印线程：把排着的行一批一批地打印出来，每批只向终端写一次，输出很多时系统调用少得多。
+/// 打印线程：每隔 [`PRINT_EVERY`] 看一次队列，把排着的行一次写出去。
+///
+/// 为什么不用 `recv` 一直等着？线程在 `recv` 里睡着时，别人每交来一行都得叫醒它，叫醒一个线程
+/// 要一次系统调用，还要和大厅抢 CPU；聊天室忙的时候，这笔开销就加在每一行的转发上。
+/// 定时来看一眼，大厅交出一行就只是往队列里放一下。人眼看不出 10 毫秒的延迟。
 /// 写不出去（比如输出被关掉了）也不要紧，聊天室照常运行。
 fn print_lines(to_print: std::sync::mpsc::Receiver<Printed>) {
     let stdout = std::io::stdout();
-    while let Ok(first) = to_print.recv() {
+    loop {
+        std::thread::sleep(PRINT_EVERY);
         let mut batch = std::io::BufWriter::new(stdout.lock());
-        let mut next = Some(first);
-        while let Some(printed) = next {
-            match printed {
-                Printed::Line(line) => {
+        loop {
+            match to_print.try_recv() {
+                Ok(Printed::Line(line)) => {
                     let _ = writeln!(batch, "{line}");
                 }
-                Printed::Finish(done) => {
+                Ok(Printed::Finish(done)) => {
                     let _ = batch.flush();
                     let _ = done.send(());
                     return;
                 }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
             }
-            next = to_print.try_recv().ok(); // 队列里还有就接着写进这一批
         }
         let _ = batch.flush();
     }

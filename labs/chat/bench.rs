@@ -10,7 +10,7 @@
 //! ```text
 //! cargo build --release --bins
 //! ulimit -n 4096                                   # 1000 个连接需要 1000 多个文件描述符
-//! target/release/lab-chat-server --max-rate 100000 > /dev/null &   # 压测时一个人每秒说几千行，放宽每人的速度上限
+//! target/release/lab-chat-server --max-rate 0 > /dev/null &   # 压测时一个人每秒说几千行：0 表示不限速
 //! target/release/lab-chat-bench --clients 1000 --lines 1000 --rate 2000
 //! ```
 

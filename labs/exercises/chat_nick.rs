@@ -44,8 +44,8 @@ struct Args {
     /// 连上以后过了这么多秒还没起好昵称，就断开它
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     nick_timeout: u64,
-    /// 每人每秒最多说几行（可以先一口气说 100 行）；说得更快，服务端就放慢读他的连接
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    /// 每人每秒最多说几行（可以先一口气说 100 行）；说得更快，服务端就放慢读他的连接。0 表示不限（压测用）
+    #[arg(long, default_value_t = 20)]
     max_rate: u32,
 }
 
@@ -241,8 +241,8 @@ async fn process(
     let _ = conn.set_nodelay(true);
     let (reader, writer) = conn.into_split();
     let (queue, queue_out) = mpsc::channel(QUEUE_LINES);
-    let kick = Kick::default();
-    writers.spawn(write_lines(writer, queue_out, kick.clone()));
+    let kick = Kick::new();
+    writers.spawn(write_until_gone(writer, queue_out, kick.clone()));
 
     let join = Event::Join {
         id,
@@ -254,15 +254,15 @@ async fn process(
     if events.send(join).await.is_err() {
         return; // 大厅已经关门（服务端正在退出）
     }
-    // 一边读，一边留意“被踢”的开关：被踢时不再读，直接结束
+    // 一边读，一边留意开关：大厅把他从名单里去掉（/quit、被踢……）时不再读，直接结束
     let error = tokio::select! {
         result = read_lines(reader, id, settings.max_rate, &events) => result.err(),
-        _ = kick.kicked() => None,
+        _ = kick.gone() => None,
     };
     let _ = events.send(Event::Leave { id, error }).await;
 }
 
-/// 读任务：一行一行地读，交给大厅。读到 `/quit` 或连接结束时返回。
+/// 读任务：一行一行地读，交给大厅，直到连接结束（或者大厅不再要他，见 `process`）。
 async fn read_lines(
     reader: OwnedReadHalf,
     id: u64,
@@ -271,7 +271,8 @@ async fn read_lines(
 ) -> Result<(), String> {
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
-    let mut pace = RateLimit::new(max_rate, BURST);
+    // --max-rate 0 表示不限速
+    let mut pace = (max_rate > 0).then(|| RateLimit::new(max_rate, BURST));
     let mut warned = false;
     loop {
         let received = read_line(&mut reader, &mut line)
@@ -286,18 +287,21 @@ async fn read_lines(
                 text: printable_line(&line),
             },
         };
-        let quit = matches!(&event, Event::Line { text, .. } if text.trim() == "/quit");
         // 说得太快：先等一等再交给大厅。等的时候不读这个连接，TCP 会让发送的一方慢下来，
         // 刷屏的代价落在刷屏的人自己身上。第一次这样时提醒他一句
-        if pace.wait_for_turn().await && !warned {
+        let slowed = match &mut pace {
+            Some(pace) => pace.wait_for_turn().await,
+            None => false,
+        };
+        if slowed && !warned {
             warned = true;
             if events.send(Event::TooFast { id }).await.is_err() {
                 return Ok(());
             }
         }
         // 大厅忙不过来时这里也会等一等：这个客户端暂时不再被读取，TCP 会让它慢下来
-        if events.send(event).await.is_err() || quit {
-            return Ok(());
+        if events.send(event).await.is_err() {
+            return Ok(()); // 大厅已经关门
         }
     }
 }
@@ -350,48 +354,42 @@ async fn read_line(
 
 /// 写任务：从队列里取出要发给这个客户端的行，写进连接。
 /// 队列的发送端全部关闭（大厅让它离开）时，把剩下的行发完、关闭写方向再结束；
-/// 被踢（`kick`）时丢掉队列里剩下的行，只把被踢的原因写给它，不再等一个不读数据的客户端。
+/// 被踢（`kick`）时不再发队列里剩下的行，只把被踢的原因写给它。
 async fn write_lines(writer: OwnedWriteHalf, mut queue: mpsc::Receiver<Arc<str>>, kick: Kick) {
     let mut writer = BufWriter::new(writer);
     let mut batch = Vec::new();
-    // “被踢了”的信号。整个写任务只等这一个，而不是每写一批都新建一个：人多的时候能省下许多加锁
-    let kicked = kick.kicked();
-    tokio::pin!(kicked);
     loop {
         // recv_many 一次取出队列里已有的多行（最多 64 行），写完再 flush 一次，减少系统调用
         let taken = queue.recv_many(&mut batch, 64).await;
-        // 大厅踢人时先按下开关、再把它从名单里去掉，队列随之关闭，所以 recv_many 一定会返回
-        if kick.is_kicked() {
-            break;
+        // 大厅踢人时先按下开关、再把他从名单里去掉，队列随之关闭，所以 recv_many 一定会返回
+        if let Some(reason) = kick.reason() {
+            let _ = writer.write_all(format!("{reason}\n").as_bytes()).await;
+            let _ = writer.flush().await;
+            let _ = writer.shutdown().await;
+            return;
         }
         if taken == 0 {
             let _ = writer.shutdown().await; // 发送 FIN：告诉客户端“我不会再发了”
             return;
         }
-        tokio::select! {
-            written = write_batch(&mut writer, &mut batch) => {
-                if written.is_err() {
-                    return; // 连接已经断了
-                }
-            }
-            _ = &mut kicked => {
-                // 写到一半被踢了：再给它 FAREWELL_WAIT 把已经交给 writer 的部分写完
-                // （免得最后一句接在半行后面），写不完就放弃
-                match tokio::time::timeout(FAREWELL_WAIT, writer.flush()).await {
-                    Ok(Ok(())) => break,
-                    _ => return,
-                }
-            }
+        if write_batch(&mut writer, &mut batch).await.is_err() {
+            return; // 连接已经断了
         }
     }
-    // 被踢了：队列里剩下的行不再发，只告诉它为什么，最多花 FAREWELL_WAIT
-    let reason = format!("{}\n", kick.reason().unwrap_or_default());
-    let farewell = async {
-        writer.write_all(reason.as_bytes()).await?;
-        writer.flush().await?;
-        writer.shutdown().await
-    };
-    let _ = tokio::time::timeout(FAREWELL_WAIT, farewell).await;
+}
+
+/// 写任务的外壳。对方一直不读时，`write` 会一直等下去；平时这没关系（队列满了大厅会踢掉他），
+/// 可这个人一旦离开或被踢，就只再给写任务 FAREWELL_WAIT：写完手上这一批、说完再见或被踢的原因，
+/// 写不完就放弃，连接随之关闭。写了一半的批不会被打断，所以最后一句不会接在半行后面。
+async fn write_until_gone(writer: OwnedWriteHalf, queue: mpsc::Receiver<Arc<str>>, kick: Kick) {
+    let writing = write_lines(writer, queue, kick.clone());
+    tokio::pin!(writing);
+    tokio::select! {
+        _ = &mut writing => {}
+        _ = kick.gone() => {
+            let _ = tokio::time::timeout(FAREWELL_WAIT, writing).await;
+        }
+    }
 }
 
 /// 把一批行写进连接，最后只 flush 一次。
@@ -405,30 +403,49 @@ async fn write_batch(
     writer.flush().await
 }
 
-/// 断开一个客户端用的“开关”，带着断开的原因。大厅按下它（`kick`）；读任务看到后不再读，
-/// 写任务看到后把原因写给对方，再关闭连接。
-#[derive(Clone, Default)]
+/// 大厅和一个连接的读、写任务之间的“开关”。大厅把一个人从名单里去掉时按下 `let_go`，
+/// 读任务就不再读；踢人时按下 `kick`，还带着原因，写任务把原因写给对方，再关闭连接。
+#[derive(Clone)]
 struct Kick {
-    pressed: CancellationToken,
+    /// 被踢了
+    kicked: CancellationToken,
+    /// 不在名单里了（离开或被踢）。它是 `kicked` 的子开关：`kicked` 按下时它也随之按下
+    gone: CancellationToken,
     reason: Arc<OnceLock<String>>,
 }
 
 impl Kick {
+    fn new() -> Kick {
+        let kicked = CancellationToken::new();
+        Kick {
+            gone: kicked.child_token(),
+            kicked,
+            reason: Arc::default(),
+        }
+    }
+
+    /// 踢掉他，并告诉他原因。
     fn kick(&self, reason: String) {
         let _ = self.reason.set(reason); // 先放好原因，再按开关：写任务醒来时一定看得到原因
-        self.pressed.cancel();
+        self.kicked.cancel();
     }
 
-    async fn kicked(&self) {
-        self.pressed.cancelled().await;
+    /// 他正常离开了（/quit、输入结束、连接出错）：读任务不用再读。
+    fn let_go(&self) {
+        self.gone.cancel();
     }
 
-    fn is_kicked(&self) -> bool {
-        self.pressed.is_cancelled()
+    async fn gone(&self) {
+        self.gone.cancelled().await;
     }
 
+    /// 被踢的原因；没被踢时是 None。
     fn reason(&self) -> Option<&str> {
-        self.reason.get().map(String::as_str)
+        if self.kicked.is_cancelled() {
+            self.reason.get().map(String::as_str)
+        } else {
+            None
+        }
     }
 }
 
@@ -541,8 +558,14 @@ impl ConsoleOut {
     async fn finish(&self, wait: Duration) {
         let (done, printed) = oneshot::channel();
         let lines = self.lines.clone();
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
         // 队列满着时 send 要等，所以放在一个普通线程里：控制台卡死了，退出也不会被卡住
-        std::thread::spawn(move || lines.send(Printed::Finish(done)));
+        std::thread::spawn(move || {
+            if dropped > 0 {
+                let _ = lines.send(Printed::Line(lines_dropped(dropped)));
+            }
+            let _ = lines.send(Printed::Finish(done));
+        });
         let _ = tokio::time::timeout(wait, printed).await;
     }
 }
@@ -748,15 +771,18 @@ impl Room {
         let Some(client) = self.clients.remove(&id) else {
             return; // 已经因为 /quit 或太慢离开了
         };
+        client.kick.let_go();
         let who = match &client.nick {
             Some(nick) => format!("{nick}（{}）", client.addr),
             None => format!("{}（还没有昵称）", client.addr),
         };
+        let nick = client.nick.clone();
+        drop(client); // 座位先空出来，再告诉别人他走了：听到这句的人马上就能叫朋友进门
         match error {
             Some(error) => self.print(format!("{who}的连接出错：{error}")),
             None => self.print(format!("{who}断开了连接")),
         }
-        if let Some(nick) = client.nick {
+        if let Some(nick) = nick {
             self.broadcast(&format!("[系统] {nick} 离开了聊天室"), None);
         }
     }

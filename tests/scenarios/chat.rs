@@ -298,8 +298,8 @@ pub async fn server_sanitises_text(server: &Path) {
 /// 一个客户端连上以后不再读：它的队列有上限，排满了就被断开，其他人一直照常收到每一条消息，
 /// 服务端的内存也不会无限上涨。
 pub async fn server_drops_slow_reader(server: &Path) {
-    // alice 要尽快地发，直到塞满 slow 的队列，所以放宽每人每秒的上限（见 server_slows_down_a_flood）
-    let (server, addr) = start_server(server, SERVER, &["--max-rate", "1000000"]).await;
+    // alice 要尽快地发，直到塞满 slow 的队列，所以不限速（--max-rate 0，见 server_slows_down_a_flood）
+    let (server, addr) = start_server(server, SERVER, &["--max-rate", "0"]).await;
     let mut alice = join(addr, "alice", 0).await;
     let mut slow = LinePeer::connect_with_small_buffer(addr).await;
     enter(&mut slow, "slow", 1).await;
@@ -530,8 +530,8 @@ pub async fn server_console_notice(server: &Path) {
 #[cfg(unix)] // 测试只能在 Unix 上给被测程序单独发 Ctrl-C（见 support::Program::interrupt）
 /// Ctrl-C：服务端告诉每个人它要关了，把已经收下的消息全部发完，关闭连接，以退出码 0 结束。
 pub async fn server_ctrl_c(server: &Path) {
-    // alice 要一口气发 300 行，超过了每人每秒的默认上限，所以放宽它（见 server_slows_down_a_flood）
-    let (mut server, addr) = start_server(server, SERVER, &["--max-rate", "100000"]).await;
+    // alice 要一口气发 300 行，超过了每人每秒的默认上限，所以不限速（--max-rate 0，见 server_slows_down_a_flood）
+    let (mut server, addr) = start_server(server, SERVER, &["--max-rate", "0"]).await;
     let mut alice = join(addr, "alice", 0).await;
     let mut bob = join(addr, "bob", 1).await;
     alice.expect_line("[系统] bob 进入了聊天室").await;
@@ -791,7 +791,7 @@ pub async fn server_keeps_going_with_a_stalled_console(server: &Path) {
     use tokio::io::AsyncBufReadExt;
     let mut command = tokio::process::Command::new(server);
     command
-        .args(["--addr", "127.0.0.1:0", "--max-rate", "1000000"])
+        .args(["--addr", "127.0.0.1:0", "--max-rate", "0"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -399,7 +399,7 @@ pub async fn client_matches_each_line_to_its_own_reply(client: &Path) {
 }
 
 /// `--addr localhost:PORT`：一个名字可能解析出好几个地址，很多系统上 localhost 先是 ::1、再是 127.0.0.1。
-/// 测试的服务端放在这台机器把 localhost 解析出的**最后一个**地址上，不管解析的顺序如何，
+/// 测试的服务端放在这台机器把 localhost 解析出的**最后一个**（能用的）地址上，不管解析的顺序如何，
 /// 客户端都要像 TCP 的 connect 那样依次试每个地址，才能找到它。
 /// （这台机器只解析出一个地址时，这个测试只检查那一个；依次试的逻辑另有 labs/udp/client.rs 里的单元测试。）
 pub async fn client_tries_every_address_of_a_name(client: &Path) {
@@ -407,10 +407,15 @@ pub async fn client_tries_every_address_of_a_name(client: &Path) {
         .await
         .expect("解析 localhost")
         .collect();
-    let last = *found.last().expect("localhost 至少解析出一个地址");
-    let socket = tokio::net::UdpSocket::bind((last.ip(), 0))
-        .await
-        .expect("在 localhost 的地址上绑定 UDP 套接字");
+    // 从后往前找第一个能绑定的地址：有的系统把 ::1 写进了 hosts，却关掉了 IPv6
+    let mut usable = None;
+    for addr in found.iter().rev() {
+        if let Ok(socket) = tokio::net::UdpSocket::bind((addr.ip(), 0)).await {
+            usable = Some((*addr, socket));
+            break;
+        }
+    }
+    let (last, socket) = usable.expect("localhost 解析出的地址里至少有一个能绑定 UDP 套接字");
     let port = socket.local_addr().expect("本地地址").port();
     let server = tokio::spawn(async move {
         let (datagram, from) = udp_recv(&socket).await;

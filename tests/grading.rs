@@ -536,7 +536,7 @@ fn watch_checks_again_after_a_save_during_a_check() {
 
 // ---------------------------------------------------------------- 学生看得懂的反馈、按测试给分
 
-/// 改了一句话的 UDP 客户端：6 个测试过 4 个，得 6.7 分而不是 0 分；最先给出的是和书中记录的对照，
+/// 改了一句话的 UDP 客户端：7 个测试过 4 个，得 5.7 分而不是 0 分；最先给出的是和书中记录的对照，
 /// 中文的逐行对照，没有 Rust 的 panic 位置、left/right、insta 的英文报告。
 /// 编译不过的练习：rustc 的原话一个字不改（行号栏和 ^ 标记对得上）。
 #[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
@@ -573,7 +573,7 @@ fn feedback_is_readable_and_points_are_per_test() {
     let udp = &json["exercises"][1];
     assert_eq!(udp["id"], "3.2");
     assert_eq!(udp["tests_passed"], 4, "{udp}");
-    assert_eq!(udp["points"], 6.67, "6 个测试过 4 个：10 × 4/6");
+    assert_eq!(udp["points"], 5.71, "7 个测试过 4 个：10 × 4/7");
     let detail = udp["detail"].as_str().unwrap_or("");
     assert!(
         detail.contains("- 等了 1 秒没有收到回复，重发（第 1 次"),
@@ -627,9 +627,9 @@ fn feedback_is_readable_and_points_are_per_test() {
     let result: serde_json::Value = serde_json::from_slice(&decoded).expect("JSON");
     assert_eq!(result["max_score"], 10);
     let tests = result["tests"].as_array().expect("tests");
-    assert_eq!(tests.len(), 6);
+    assert_eq!(tests.len(), 7);
     let score: f64 = tests.iter().filter_map(|t| t["score"].as_f64()).sum();
-    assert!((score - 10.0 * 4.0 / 6.0).abs() < 1e-9, "得分 {score}");
+    assert!((score - 10.0 * 4.0 / 7.0).abs() < 1e-9, "得分 {score}");
 }
 
 /// 一次评分占着工位 slot-0 的时候，另一次评分用 slot-1，不会和它抢同一份副本。

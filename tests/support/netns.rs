@@ -211,10 +211,10 @@ impl Drop for Lan {
 /// 删掉一台主机：命名空间和它的 /etc/netns/名字 目录。尽力而为，失败了也不 panic
 /// （Drop 可能正发生在一次 panic 的展开中）。
 fn remove_host(name: &str) {
-    if Path::new("/var/run/netns").join(name).exists() {
-        if let Err(reason) = run("ip", &["netns", "del", name]) {
-            say(&format!("无法删除网络命名空间 {name}：{reason}"));
-        }
+    if Path::new("/var/run/netns").join(name).exists()
+        && let Err(reason) = run("ip", &["netns", "del", name])
+    {
+        say(&format!("无法删除网络命名空间 {name}：{reason}"));
     }
     let _ = std::fs::remove_dir_all(hosts_dir(name));
 }

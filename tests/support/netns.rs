@@ -174,6 +174,15 @@ impl Lan {
         .expect("运行程序的后台线程")
     }
 
+    /// 主机 B 的邻居表（ARP 缓存）里关于 `ip` 的那一行，没有时是空的。主机 B 试过连同一网段里的
+    /// 某个地址，就会先用 ARP 问它的 MAC 地址，表里就留下一行（没人回答时是 INCOMPLETE 或 FAILED）。
+    pub fn neighbour_on_b(&self, ip: &str) -> String {
+        match run("ip", &["-n", &self.b, "neigh", "show", ip]) {
+            Ok(text) => text.trim().to_string(),
+            Err(reason) => panic!("读不到主机 B 的邻居表：{reason}"),
+        }
+    }
+
     /// 主机 A 上能不能设防火墙：找不到 nft 时返回原因。
     pub fn nft_available(&self) -> Result<(), String> {
         run("nft", &["--version"]).map(|_| ())

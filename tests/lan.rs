@@ -173,7 +173,7 @@ async fn udp_echo_between_two_hosts() {
 
     let addr = format!("{A_V4}:8080");
     let client = lan
-        .run_on_b(udp_client(), "lab-udp-client", &["--addr", &addr])
+        .run_on_b(udp_client(), "lab-udp-client", &["--addr", &addr], "")
         .await;
     assert!(client.ends_with("[退出码 0]"), "{client}");
     server
@@ -198,7 +198,7 @@ async fn server_on_loopback_is_refused_from_another_host() {
 
     let addr = format!("{A_V4}:20000");
     let client = lan
-        .run_on_b(tcp_client(), "lab-tcp-client", &["--addr", &addr])
+        .run_on_b(tcp_client(), "lab-tcp-client", &["--addr", &addr], "")
         .await;
     assert!(client.contains("连接被拒绝"), "{client}");
     assert!(client.ends_with("[退出码 1]"), "{client}");
@@ -225,7 +225,9 @@ async fn connect_through_firewall(lan: &Lan, rule: &str, client_args: &[&str]) -
     let addr = format!("{A_V4}:20000");
     let mut args = vec!["--addr", addr.as_str()];
     args.extend_from_slice(client_args);
-    let client = lan.run_on_b(tcp_client(), "lab-tcp-client", &args).await;
+    let client = lan
+        .run_on_b(tcp_client(), "lab-tcp-client", &args, "")
+        .await;
     assert!(
         client.contains("无法连接到 192.0.2.1:20000："),
         "客户端应当说明连不上 192.0.2.1:20000：\n{client}"
@@ -289,26 +291,28 @@ async fn name_with_a_dead_address_first_reaches_the_second() {
     let first = server.next_line().await;
     assert!(first.contains("0.0.0.0:20000"), "{first}");
 
+    // 输入一次给全：记录里先是标准输出（回声），再是标准错误（连接的经过），顺序每次都一样
     let args = ["--addr", "host-a:20000", "--connect-timeout", "1"];
-    let mut client = lan.start_on_b(tcp_client(), "lab-tcp-client", &args);
-    client
-        .wait_for_line(|line| line.starts_with("已连接到 192.0.2.1:20000"))
+    let client = lan
+        .run_on_b(tcp_client(), "lab-tcp-client", &args, "hello\n")
         .await;
+    assert!(
+        client
+            .lines()
+            .any(|line| line.starts_with("已连接到 192.0.2.1:20000")),
+        "客户端应当说出它连上的是 192.0.2.1:20000：\n{client}"
+    );
+    assert!(
+        client.lines().nth(1) == Some("hello") && client.ends_with("[退出码 0]"),
+        "连上以后应当照常收到回声 hello，正常退出：\n{client}"
+    );
     // 客户端确实先试了 192.0.2.3：主机 B 为它发过 ARP 询问，邻居表里留下了一行
     let neighbour = lan.neighbour_on_b("192.0.2.3");
     assert!(
         !neighbour.is_empty(),
-        "客户端应当先试 192.0.2.3（hosts 里的第一个地址），可主机 B 从没找过它：\n{}",
-        client.transcript()
+        "客户端应当先试 192.0.2.3（hosts 里的第一个地址），可主机 B 从没找过它：\n{client}"
     );
-    client.type_line("hello").await;
-    client.expect_line("hello").await;
-    client.close_stdin();
-    client.expect_exit(0).await;
-    assert_lan_transcript(
-        "lan_name_two_addresses",
-        &on_host("host-b", &client.transcript()),
-    );
+    assert_lan_transcript("lan_name_two_addresses", &on_host("host-b", &client));
 }
 
 /// 测试结束时（通过也好、panic 也好）两台主机都被拆掉，不留下任何命名空间。

@@ -159,16 +159,17 @@ impl Lan {
         Program::start_with_prefix(&self.on_b(), path, name, args)
     }
 
-    /// 在主机 B 上运行一个很快就会自己结束的程序，返回它的记录（见 `run_to_exit`）。
+    /// 在主机 B 上运行一个很快就会自己结束的程序，把 `stdin` 喂给它，返回它的记录
+    /// （见 `run_to_exit`：先是标准输出的每一行，再是标准错误的）。
     /// 在后台线程里等，测试里其他程序的输出照常有人读。
-    pub async fn run_on_b(&self, path: &Path, name: &str, args: &[&str]) -> String {
+    pub async fn run_on_b(&self, path: &Path, name: &str, args: &[&str], stdin: &str) -> String {
         let prefix: Vec<String> = self.on_b().iter().map(|s| s.to_string()).collect();
-        let (path, name) = (path.to_path_buf(), name.to_string());
+        let (path, name, stdin) = (path.to_path_buf(), name.to_string(), stdin.to_string());
         let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
         tokio::task::spawn_blocking(move || {
             let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            run_to_exit_with_prefix(&prefix, &path, &name, &args, "")
+            run_to_exit_with_prefix(&prefix, &path, &name, &args, &stdin)
         })
         .await
         .expect("运行程序的后台线程")

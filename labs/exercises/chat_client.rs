@@ -306,7 +306,7 @@ async fn find_rooms(targets: &[(SocketAddr, String)], wait: Duration) -> Vec<Fou
             // 某个目标上没有服务端，对方回了 ICMP“端口不可达”（Windows 会报在这里）：不算错
             Err(err) if port_unreachable(&err) => continue,
             Err(err) if datagram_too_big(&err) => {
-                note_invalid(&mut invalid, "一个回答超过了 512 字节".to_string());
+                note_invalid(&mut invalid, "不理一个回答：超过 512 字节".to_string());
                 continue;
             }
             Err(err) => {
@@ -331,7 +331,7 @@ async fn find_rooms(targets: &[(SocketAddr, String)], wait: Duration) -> Vec<Fou
             }
             // 别的客户端发出的请求（同一个网段上广播）也可能被我们收到，不必理会
             Ok(discovery::Message::Discover) => {}
-            Err(why) => note_invalid(&mut invalid, format!("{from} 的回答：{why}")),
+            Err(why) => note_invalid(&mut invalid, format!("不理 {from} 发来的回答：{why}")),
         }
     }
     if invalid > MAX_NOTES {
@@ -342,10 +342,10 @@ async fn find_rooms(targets: &[(SocketAddr, String)], wait: Duration) -> Vec<Fou
 }
 
 /// 说明一个不理的回答。只说前 [`MAX_NOTES`] 个：谁也别想用一堆垃圾数据报刷我们的屏。
-fn note_invalid(count: &mut usize, what: String) {
+fn note_invalid(count: &mut usize, line: String) {
     *count += 1;
     if *count <= MAX_NOTES {
-        eprintln!("不理{what}");
+        eprintln!("{line}");
     }
 }
 

@@ -999,6 +999,8 @@ struct RoomInfo {
     name: String,
     port: u16,
     online: Arc<AtomicUsize>,
+    /// 聊天的 TCP 端口只监听回环地址（127.0.0.1）：别的机器找得到它，却连不上
+    loopback_only: bool,
 }
 
 impl RoomInfo {
@@ -1008,6 +1010,9 @@ impl RoomInfo {
             // 写的是实际监听的端口：--addr 的端口是 0 时，这里是系统挑的那个
             port: listener.local_addr().map_or(0, |local| local.port()),
             online,
+            loopback_only: listener
+                .local_addr()
+                .is_ok_and(|local| local.ip().is_loopback()),
         }
     }
 
@@ -1033,6 +1038,13 @@ fn start_announcing(socket: UdpSocket, room: RoomInfo, out: &ConsoleOut) {
         }
     };
     out.print(format!("在 {local} 回答局域网里的发现请求（UDP）"));
+    if room.loopback_only && !local.ip().is_loopback() {
+        out.print(format!(
+            "注意：聊天室只监听回环地址，别的机器找得到它却连不上；要让它们连进来，\
+             请用 --addr 0.0.0.0:{} 启动",
+            room.port
+        ));
+    }
     let room = Arc::new(room);
     // 只有监听所有地址（0.0.0.0）时才加入 IPv6 组播组：写了具体地址（例如 127.0.0.1）就是只想在那里回答
     if local.ip().is_unspecified()

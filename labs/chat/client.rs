@@ -235,8 +235,9 @@ async fn choose_room(args: &Args) -> Result<String, ExitCode> {
         );
     }
     match pick_number(found.len()) {
-        Some(i) => Ok(found[i].addr.to_string()),
-        None => Err(ExitCode::SUCCESS),
+        Ok(Some(i)) => Ok(found[i].addr.to_string()),
+        Ok(None) => Err(ExitCode::SUCCESS), // 用户自己不进了
+        Err(()) => Err(ExitCode::FAILURE),
     }
 }
 
@@ -249,28 +250,28 @@ fn no_room_found(port: u16) -> String {
     )
 }
 
-/// 读用户输入的编号（从 1 数起），返回下标。直接回车、输入 q 或输入结束表示不进了；
-/// 输错了再问，最多问 3 次。
-fn pick_number(count: usize) -> Option<usize> {
+/// 读用户输入的编号（从 1 数起），返回下标。直接回车、输入 q 或输入结束表示不进了（`None`）；
+/// 输错了再问，最多问 3 次，都错了返回 `Err`。
+fn pick_number(count: usize) -> Result<Option<usize>, ()> {
     // 和后面读键盘的线程读的是同一个标准输入：多输入的行留在它的缓冲区里，不会丢
     let mut stdin = std::io::stdin().lock();
     for _ in 0..3 {
         eprintln!("输入编号进入聊天室（直接回车或输入 q 退出）：");
         let mut line = String::new();
         if stdin.read_line(&mut line).unwrap_or(0) == 0 {
-            return None; // 输入结束
+            return Ok(None); // 输入结束
         }
         let typed = line.trim();
         if typed.is_empty() || typed.eq_ignore_ascii_case("q") {
-            return None;
+            return Ok(None);
         }
         match typed.parse::<usize>() {
-            Ok(n) if (1..=count).contains(&n) => return Some(n - 1),
+            Ok(n) if (1..=count).contains(&n) => return Ok(Some(n - 1)),
             _ => eprintln!("没有这个编号，请输入 1 到 {count} 之间的数字"),
         }
     }
     eprintln!("输错了 3 次，不进入聊天室。");
-    None
+    Err(())
 }
 // ANCHOR_END: choose_room
 

@@ -999,20 +999,27 @@ struct RoomInfo {
     name: String,
     port: u16,
     online: Arc<AtomicUsize>,
-    /// 聊天的 TCP 端口只监听回环地址（127.0.0.1）：别的机器找得到它，却连不上
-    loopback_only: bool,
+    /// 聊天的 TCP 端口监听的地址
+    listening: Option<SocketAddr>,
+    /// TCP 端口收不收 IPv6 的连接：不收的话，用 IPv6 找到它的客户端连不上
+    takes_v6: bool,
+    /// TCP 端口收不收 IPv4 的连接（在 [::] 上监听时看系统：Linux、macOS 默认也收 IPv4，Windows 不收）
+    takes_v4: bool,
 }
 
 impl RoomInfo {
     fn new(args: &Args, listener: &TcpListener, online: Arc<AtomicUsize>) -> RoomInfo {
+        let listening = listener.local_addr().ok();
+        let only_v6 = socket2::SockRef::from(listener).only_v6().unwrap_or(true);
         RoomInfo {
             name: args.room_name.clone().unwrap_or_else(default_room_name),
             // 写的是实际监听的端口：--addr 的端口是 0 时，这里是系统挑的那个
-            port: listener.local_addr().map_or(0, |local| local.port()),
+            port: listening.map_or(0, |local| local.port()),
             online,
-            loopback_only: listener
-                .local_addr()
-                .is_ok_and(|local| local.ip().is_loopback()),
+            listening,
+            takes_v6: listening.is_some_and(|l| l.is_ipv6()),
+            takes_v4: listening
+                .is_some_and(|l| l.is_ipv4() || (l.ip().is_unspecified() && !only_v6)),
         }
     }
 
@@ -1038,28 +1045,54 @@ fn start_announcing(socket: UdpSocket, room: RoomInfo, out: &ConsoleOut) {
         }
     };
     out.print(format!("在 {local} 回答局域网里的发现请求（UDP）"));
-    if room.loopback_only && !local.ip().is_loopback() {
+    warn_if_unreachable(local, &room, out);
+    let room = Arc::new(room);
+    // 只有在所有地址（0.0.0.0 或 [::]）上回答时才加入 IPv6 组播组：
+    // 写了具体地址（例如 127.0.0.1）就是只想在那里回答
+    if local.ip().is_unspecified() {
+        let loopback = room.listening.is_some_and(|l| l.ip().is_loopback());
+        if loopback {
+            // 上面已经说过：只监听回环地址时，别的机器不管用哪种地址都连不上
+        } else if !room.takes_v6 {
+            out.print(format!(
+                "聊天室只收 IPv4 的连接，所以不加入 IPv6 组播组：只用 IPv6 的客户端找不到它。\
+                 要让它们也能找到、连上，请用 --addr [::]:{} 启动",
+                room.port
+            ));
+        } else if local.is_ipv6() {
+            join_ipv6_group(&socket, local.port(), out);
+        } else if let Some(v6) = open_ipv6(local.port(), out) {
+            join_ipv6_group(&v6, local.port(), out);
+            tokio::spawn(answer_requests(v6, room.clone(), out.clone()));
+        }
+    }
+    tokio::spawn(answer_requests(socket, room, out.clone()));
+}
+
+/// 别人找得到、却连不上的几种情况，各说一句。
+fn warn_if_unreachable(announce: SocketAddr, room: &RoomInfo, out: &ConsoleOut) {
+    let Some(listening) = room.listening else {
+        return;
+    };
+    if listening.ip().is_loopback() && !announce.ip().is_loopback() {
         out.print(format!(
             "注意：聊天室只监听回环地址，别的机器找得到它却连不上；要让它们连进来，\
              请用 --addr 0.0.0.0:{} 启动",
             room.port
         ));
+    } else if announce.is_ipv4() && !room.takes_v4 {
+        out.print(format!(
+            "注意：聊天室只收 IPv6 的连接，用 IPv4 找到它的客户端连不上；\
+             要收 IPv4，请用 --addr 0.0.0.0:{} 启动",
+            room.port
+        ));
     }
-    let room = Arc::new(room);
-    // 只有监听所有地址（0.0.0.0）时才加入 IPv6 组播组：写了具体地址（例如 127.0.0.1）就是只想在那里回答
-    if local.ip().is_unspecified()
-        && let Some(v6) = join_ipv6_group(local.port(), out)
-    {
-        tokio::spawn(answer_requests(v6, room.clone(), out.clone()));
-    }
-    tokio::spawn(answer_requests(socket, room, out.clone()));
 }
 
-/// IPv6 没有广播：在 `[::]:port` 上开一个只收 IPv6 的套接字，在每块有 IPv6 地址的网卡上加入组播组。
-/// 哪一步不成功都只说一行，聊天室照常运行（IPv4 的客户端不受影响）。
-fn join_ipv6_group(port: u16, out: &ConsoleOut) -> Option<UdpSocket> {
+/// IPv6 没有广播：在 `[::]:port` 上开一个只收 IPv6 的套接字，用来收组播的发现请求。
+/// 开不成只说一行，聊天室照常运行（IPv4 的客户端不受影响）。
+fn open_ipv6(port: u16, out: &ConsoleOut) -> Option<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let group = discovery::MULTICAST_V6;
     let open = || -> std::io::Result<UdpSocket> {
         let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
         // 只收 IPv6：Linux 默认让 [::] 也收 IPv4，那样会和 0.0.0.0 上同一个端口冲突
@@ -1069,16 +1102,22 @@ fn join_ipv6_group(port: u16, out: &ConsoleOut) -> Option<UdpSocket> {
         socket.set_nonblocking(true)?;
         UdpSocket::from_std(socket.into())
     };
-    let socket = match open() {
-        Ok(socket) => socket,
+    match open() {
+        Ok(socket) => Some(socket),
         Err(err) => {
             out.print(format!(
-                "没有加入 IPv6 组播组 {group}（{}）：只用 IPv6 的客户端找不到这个聊天室",
+                "没有加入 IPv6 组播组 {}（{}）：只用 IPv6 的客户端找不到这个聊天室",
+                discovery::MULTICAST_V6,
                 cause(&err)
             ));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// 在每块有 IPv6 地址的网卡上加入组播组。哪块网卡上加入不了，合起来说一行。
+fn join_ipv6_group(socket: &UdpSocket, port: u16, out: &ConsoleOut) {
+    let group = discovery::MULTICAST_V6;
     let (mut joined, mut failed) = (Vec::new(), Vec::new());
     for (name, index) in ipv6_interfaces() {
         // 组播要说清楚在哪块网卡上收：同一个组在每条链路上都是另一个组
@@ -1103,7 +1142,6 @@ fn join_ipv6_group(port: u16, out: &ConsoleOut) -> Option<UdpSocket> {
             }
         ));
     }
-    Some(socket)
 }
 
 /// 带 IPv6 地址、不是回环的网卡：名字和编号，每块网卡一次。

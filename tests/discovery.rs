@@ -301,3 +301,28 @@ async fn the_default_room_name_is_the_host_name() {
         "{reply}"
     );
 }
+
+/// 输错三次编号：不进入聊天室，退出码 1。
+#[tokio::test]
+async fn three_wrong_numbers_give_up() {
+    let fake = udp_socket().await;
+    let fake_addr = fake.local_addr().expect("本地地址").to_string();
+    let mut client = Program::start(
+        client(),
+        CLIENT,
+        &["--discover", "--discover-to", &fake_addr],
+    );
+    let (_, from) = udp_recv(&fake).await;
+    send(&fake, b"SWB-CHAT 1 ROOM port=20004 online=0 name=x", from).await;
+    for typed in ["0", "二", "2"] {
+        client
+            .wait_for_line(|line| line == "输入编号进入聊天室（直接回车或输入 q 退出）：")
+            .await;
+        client.type_line(typed).await;
+        client
+            .expect_line("没有这个编号，请输入 1 到 1 之间的数字")
+            .await;
+    }
+    client.expect_line("输错了 3 次，不进入聊天室。").await;
+    client.expect_exit(1).await;
+}

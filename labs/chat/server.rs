@@ -1248,8 +1248,9 @@ fn ipv6_interfaces() -> Vec<(String, u32)> {
 /// 一个发现套接字的收发循环：每收到一个合格的请求，就把此刻的房间信息回给发请求的人。
 /// 别的数据报一律不理，只说一句；说明的行数有上限（见 [`Quiet`]），谁也刷不了服务端的屏。
 async fn answer_requests(socket: UdpSocket, room: Arc<RoomInfo>, out: ConsoleOut) {
-    // 多一个字节：收满 MAX_DATAGRAM + 1 字节，就知道它超过了上限（Linux、macOS 会悄悄截断）
-    let mut buf = [0u8; discovery::MAX_DATAGRAM + 1];
+    // 缓冲区按最大的 UDP 数据报准备：太大的数据报也整个收下，才知道是谁发的、有多大，
+    // 再由 parse 拒绝。缓冲区小了，Linux、macOS 会悄悄截断，Windows 干脆报错（见第 3 章）
+    let mut buf = vec![0u8; RECV_BUFFER];
     let mut quiet = Quiet::new();
     let mut clock = tokio::time::interval(QUIET_WINDOW);
     loop {
@@ -1307,6 +1308,8 @@ async fn answer_one(
     }
 }
 
+/// 收发现数据报的缓冲区：一个 UDP 数据报最大 65,535 字节。
+const RECV_BUFFER: usize = 65_536;
 /// 发现端口上每 [`QUIET_WINDOW`] 最多说 [`QUIET_LINES`] 句；多出来的只记个数，到时候说一句总数。
 const QUIET_WINDOW: Duration = Duration::from_secs(10);
 const QUIET_LINES: u32 = 10;

@@ -291,10 +291,8 @@ async fn find_rooms(targets: &[(SocketAddr, String)], wait: Duration) -> Vec<Fou
     let mut found: Vec<Found> = Vec::new();
     let mut invalid = 0;
     let deadline = tokio::time::Instant::now() + wait;
-    let (mut buf4, mut buf6) = (
-        [0u8; discovery::MAX_DATAGRAM + 1],
-        [0u8; discovery::MAX_DATAGRAM + 1],
-    );
+    // 缓冲区按最大的 UDP 数据报准备：太大的回答也整个收下，知道是谁发的，再由 parse 拒绝
+    let (mut buf4, mut buf6) = (vec![0u8; 65_536], vec![0u8; 65_536]);
     let (mut v4, mut v6) = (v4, v6);
     while found.len() < MAX_ROOMS {
         let (received, which) = tokio::select! {

@@ -25,7 +25,7 @@ pub fn interface_addresses() -> std::io::Result<Vec<InterfaceAddress>> {
         .into_iter()
         .map(|iface| {
             let broadcast = match &iface.addr {
-                if_addrs::IfAddr::V4(v4) => v4.broadcast,
+                if_addrs::IfAddr::V4(v4) => subnet_broadcast(v4),
                 if_addrs::IfAddr::V6(_) => None,
             };
             InterfaceAddress {
@@ -38,9 +38,44 @@ pub fn interface_addresses() -> std::io::Result<Vec<InterfaceAddress>> {
         .collect())
 }
 
+/// 一个 IPv4 地址所在网段的广播地址；网卡不能广播时是 None（例如回环网卡）。
+///
+/// Linux 上用 `ip addr add 192.0.2.2/24 dev eth0` 加地址而不写 `brd +` 时，内核照样把 192.0.2.255
+/// 当作广播地址，getifaddrs 报告的“广播地址”却是这个地址本身。这时由地址和子网掩码算出来。
+fn subnet_broadcast(v4: &if_addrs::Ifv4Addr) -> Option<Ipv4Addr> {
+    match v4.broadcast {
+        Some(reported) if reported == v4.ip => {
+            (v4.prefixlen <= 30).then(|| Ipv4Addr::from(u32::from(v4.ip) | !u32::from(v4.netmask)))
+        }
+        reported => reported,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broadcast_reported_as_the_address_itself_is_worked_out_from_the_netmask() {
+        let v4 = |ip: [u8; 4], prefixlen: u8, broadcast: Option<[u8; 4]>| if_addrs::Ifv4Addr {
+            ip: ip.into(),
+            netmask: Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(prefixlen)).unwrap_or(0)),
+            prefixlen,
+            broadcast: broadcast.map(Ipv4Addr::from),
+        };
+        let same = v4([192, 0, 2, 2], 24, Some([192, 0, 2, 2]));
+        assert_eq!(subnet_broadcast(&same), Some(Ipv4Addr::new(192, 0, 2, 255)));
+        let given = v4([198, 51, 100, 7], 25, Some([198, 51, 100, 127]));
+        assert_eq!(
+            subnet_broadcast(&given),
+            Some(Ipv4Addr::new(198, 51, 100, 127))
+        );
+        assert_eq!(subnet_broadcast(&v4([127, 0, 0, 1], 8, None)), None);
+        assert_eq!(
+            subnet_broadcast(&v4([192, 0, 2, 9], 32, Some([192, 0, 2, 9]))),
+            None
+        );
+    }
 
     #[test]
     fn the_loopback_address_is_listed() {

@@ -16,18 +16,31 @@
 //! ```
 //!
 //! 它也能连别人写的聊天服务，例如 `ncat -l 127.0.0.1 20004 --chat -k`。
+//!
+//! 第 5 章：不知道聊天室的地址时，加上 `--discover`，客户端在局域网里喊一声（IPv4 广播、IPv6 组播），
+//! 列出开着 `--announce` 的聊天室，输入编号进入：
+//!
+//! ```text
+//! cargo run --bin lab-chat-client -- --discover
+//! ```
 
+use std::collections::BTreeSet;
 use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, connect_failed};
+use socket_workbook::errors::{cause, connect_failed, datagram_too_big, port_unreachable};
 use socket_workbook::text::printable_line;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+
+// 发现协议的格式（第 5 章）。写成 ../chat/ 是为了让练习文件（在 labs/exercises/ 里）也找得到它
+#[path = "../chat/discovery.rs"]
+mod discovery;
 
 /// 全双工聊天室的客户端：一边显示别人说的话，一边把你输入的话发出去。
 #[derive(Parser)]
@@ -36,6 +49,18 @@ struct Args {
     /// 聊天服务端的地址，格式 HOST:PORT
     #[arg(long, default_value = "127.0.0.1:20004")]
     addr: String,
+    /// 不用 --addr：在局域网里找开着 --announce 的聊天室，列出来让你挑一个
+    #[arg(long)]
+    discover: bool,
+    /// 发现请求发往的 UDP 端口（服务端 --announce-addr 的端口）
+    #[arg(long, default_value_t = discovery::DISCOVERY_PORT)]
+    discover_port: u16,
+    /// 只把发现请求发到这个地址（HOST:PORT，可以写多次），不发广播和组播
+    #[arg(long, value_name = "HOST:PORT")]
+    discover_to: Vec<String>,
+    /// 等回答的秒数（1 到 10）
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10))]
+    discover_wait: u64,
 }
 
 /// 显示一行时最多读这么多字节；服务端发来更长的行时分成几段显示，内存不会被撑爆。
@@ -46,7 +71,15 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 // ANCHOR: main
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+
+    // （第 5 章）--discover：先在局域网里找聊天室、让用户挑一个，再像平常一样连过去
+    if args.discover {
+        match choose_room(&args).await {
+            Ok(addr) => args.addr = addr,
+            Err(code) => return code,
+        }
+    }
 
     // 1. 建立与服务端的连接
     let conn = match TcpStream::connect(&args.addr).await {
@@ -165,3 +198,257 @@ fn read_keyboard() -> mpsc::Receiver<Vec<u8>> {
     keyboard
 }
 // ANCHOR_END: read_keyboard
+
+// ANCHOR: choose_room
+/// 找到的一个聊天室：连它用的地址（回答的来源 IP + 回答里的端口）和它说的房间信息。
+struct Found {
+    addr: SocketAddr,
+    room: discovery::Room,
+}
+
+/// `--discover`：发出发现请求，列出回答的聊天室，读用户输入的编号，返回要连的地址。
+/// 找不到、用户不进了，返回要用的退出码。
+///
+/// 这一部分的输出都写到标准错误，和“已连接到……”一样：都是给人看的提示，
+/// 走同一条输出流，先后顺序也就不会乱。
+async fn choose_room(args: &Args) -> Result<String, ExitCode> {
+    let targets = discovery_targets(args).await;
+    eprintln!(
+        "正在找聊天室：向 {} 个地址发出发现请求，等 {} 秒……",
+        targets.len(),
+        args.discover_wait
+    );
+    let wait = Duration::from_secs(args.discover_wait);
+    let found = find_rooms(&targets, wait).await;
+    if found.is_empty() {
+        eprintln!("{}", no_room_found(args.discover_port));
+        return Err(ExitCode::FAILURE);
+    }
+    eprintln!("找到 {} 个聊天室：", found.len());
+    for (i, one) in found.iter().enumerate() {
+        eprintln!(
+            "  {}. {}（{}，{} 人在线）",
+            i + 1,
+            one.room.name,
+            one.addr,
+            one.room.online
+        );
+    }
+    match pick_number(found.len()) {
+        Ok(Some(i)) => Ok(found[i].addr.to_string()),
+        Ok(None) => Err(ExitCode::SUCCESS), // 用户自己不进了
+        Err(()) => Err(ExitCode::FAILURE),
+    }
+}
+
+/// 找不到聊天室时的一行说明：常见的原因和该怎么办。
+fn no_room_found(port: u16) -> String {
+    format!(
+        "没有找到聊天室。请检查：服务端有没有加 --announce（例如 cargo run --bin lab-chat-server -- \
+         --addr 0.0.0.0:20004 --announce）；两台机器在不在同一个局域网；防火墙有没有放行 UDP 端口 {port}；\
+         WSL2 和 Docker 容器在 NAT 后面，收不到局域网的广播，请在宿主机上运行，或者用 --addr 直接连"
+    )
+}
+
+/// 读用户输入的编号（从 1 数起），返回下标。直接回车、输入 q 或输入结束表示不进了（`None`）；
+/// 输错了再问，最多问 3 次，都错了返回 `Err`。
+fn pick_number(count: usize) -> Result<Option<usize>, ()> {
+    // 和后面读键盘的线程读的是同一个标准输入：多输入的行留在它的缓冲区里，不会丢
+    let mut stdin = std::io::stdin().lock();
+    for _ in 0..3 {
+        eprintln!("输入编号进入聊天室（直接回车或输入 q 退出）：");
+        let mut line = String::new();
+        if stdin.read_line(&mut line).unwrap_or(0) == 0 {
+            return Ok(None); // 输入结束
+        }
+        let typed = line.trim();
+        if typed.is_empty() || typed.eq_ignore_ascii_case("q") {
+            return Ok(None);
+        }
+        match typed.parse::<usize>() {
+            Ok(n) if (1..=count).contains(&n) => return Ok(Some(n - 1)),
+            _ => eprintln!("没有这个编号，请输入 1 到 {count} 之间的数字"),
+        }
+    }
+    eprintln!("输错了 3 次，不进入聊天室。");
+    Err(())
+}
+// ANCHOR_END: choose_room
+
+// ANCHOR: discovery_targets
+/// 发现请求发往哪里，以及为什么发往那里（显示给用户看）。
+///
+/// - 每块网卡的 IPv4 广播地址（例如 192.0.2.255）：那个网段上的每台机器都会收到。
+///   不用 255.255.255.255：没有默认路由的机器（比如一个只有局域网的网络命名空间）发不出去；
+/// - 127.0.0.1：本机上的聊天室。回环网卡没有广播地址；
+/// - 每块有 IPv6 地址的网卡上的组播组 [`discovery::MULTICAST_V6`]：IPv6 没有广播。
+///   链路本地的组播地址要带上网卡编号（`%2` 这样的 scope id），系统才知道从哪块网卡发出去。
+///
+/// `--discover-to` 给出的地址取代上面这些。
+async fn discovery_targets(args: &Args) -> Vec<(SocketAddr, String)> {
+    let port = args.discover_port;
+    let mut targets: Vec<(SocketAddr, String)> = Vec::new();
+    if !args.discover_to.is_empty() {
+        for given in &args.discover_to {
+            match tokio::net::lookup_host(given.as_str()).await {
+                Ok(addrs) => targets.extend(addrs.map(|addr| (addr, "--discover-to".to_string()))),
+                Err(err) => eprintln!("无法解析 --discover-to {given}：{}，跳过它", cause(&err)),
+            }
+        }
+        return targets;
+    }
+    let interfaces = socket_workbook::net::interface_addresses().unwrap_or_else(|err| {
+        eprintln!("无法列出本机的网卡：{}，只在本机上找", cause(&err));
+        Vec::new()
+    });
+    for iface in &interfaces {
+        if let Some(broadcast) = iface.broadcast {
+            let addr = SocketAddr::from((broadcast, port));
+            let why = format!("{} 的广播地址", iface.interface);
+            if !targets.iter().any(|(a, _)| *a == addr) {
+                targets.push((addr, why));
+            }
+        }
+    }
+    targets.push((
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        "本机".to_string(),
+    ));
+    let mut seen_v6 = BTreeSet::new();
+    for iface in &interfaces {
+        let loopback = interfaces
+            .iter()
+            .any(|a| a.interface == iface.interface && a.ip.is_loopback());
+        // 回环网卡不发：本机的聊天室经 127.0.0.1 就找得到
+        if iface.ip.is_ipv6() && !loopback && seen_v6.insert(iface.scope_id) {
+            let group = SocketAddrV6::new(discovery::MULTICAST_V6, port, 0, iface.scope_id);
+            let why = format!("{} 上的 IPv6 组播组", iface.interface);
+            targets.push((SocketAddr::V6(group), why));
+        }
+    }
+    targets
+}
+// ANCHOR_END: discovery_targets
+
+// ANCHOR: find_rooms
+/// 一次最多列出这么多个聊天室。
+const MAX_ROOMS: usize = 50;
+/// 收到的无效回答最多逐个说明这么多个，其余的只在最后说个总数。
+const MAX_NOTES: usize = 5;
+
+/// 向每个目标发一个发现请求，在 `wait` 之内收集回答。
+async fn find_rooms(targets: &[(SocketAddr, String)], wait: Duration) -> Vec<Found> {
+    // IPv4 和 IPv6 各用一个套接字；允许广播（SO_BROADCAST），否则发往广播地址会被系统拒绝
+    let v4 = open_socket(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), targets).await;
+    let v6 = open_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)), targets).await;
+    let request = discovery::encode(&discovery::Message::Discover).unwrap_or_default();
+    for (target, why) in targets {
+        let socket = if target.is_ipv4() { &v4 } else { &v6 };
+        let Some(socket) = socket else { continue };
+        match socket.send_to(&request, target).await {
+            Ok(_) => eprintln!("  已发往 {target}（{why}）"),
+            // 发往一个地址失败（没有权限广播、网络不可达……）只是少找一处，不影响别的
+            Err(err) => eprintln!("  发往 {target}（{why}）失败：{}，跳过它", cause(&err)),
+        }
+    }
+
+    let mut found: Vec<Found> = Vec::new();
+    let mut invalid = 0;
+    let deadline = tokio::time::Instant::now() + wait;
+    // 缓冲区按最大的 UDP 数据报准备：太大的回答也整个收下，知道是谁发的，再由 parse 拒绝
+    let (mut buf4, mut buf6) = (vec![0u8; 65_536], vec![0u8; 65_536]);
+    let (mut v4, mut v6) = (v4, v6);
+    while found.len() < MAX_ROOMS {
+        let (received, which) = tokio::select! {
+            received = recv(&v4, &mut buf4) => (received, 4),
+            received = recv(&v6, &mut buf6) => (received, 6),
+            _ = tokio::time::sleep_until(deadline) => break,
+        };
+        let (datagram, from) = match received {
+            Ok((n, from)) => (if which == 4 { &buf4[..n] } else { &buf6[..n] }, from),
+            // 某个目标上没有服务端，对方回了 ICMP“端口不可达”（Windows 会报在这里）：不算错
+            Err(err) if port_unreachable(&err) => continue,
+            Err(err) if datagram_too_big(&err) => {
+                note_invalid(&mut invalid, "不理一个回答：超过 512 字节".to_string());
+                continue;
+            }
+            Err(err) => {
+                eprintln!("接收回答失败：{}，这个套接字不再用", cause(&err));
+                if which == 4 {
+                    v4 = None
+                } else {
+                    v6 = None
+                }
+                continue;
+            }
+        };
+        match discovery::parse(datagram) {
+            Ok(discovery::Message::Room(room)) => {
+                let addr = room_address(from, room.port);
+                // 同一个聊天室的回答可能收到好几份（例如同时收到广播和组播），只留一份。
+                // 但经两个地址回答的同一个聊天室（127.0.0.1 和 192.0.2.1）会列两次：
+                // 从外面看不出它们是同一个，而且两个地址都连得上
+                if !found.iter().any(|f| f.addr == addr) {
+                    found.push(Found { addr, room });
+                }
+            }
+            // 别的客户端发出的请求（同一个网段上广播）也可能被我们收到，不必理会
+            Ok(discovery::Message::Discover) => {}
+            Err(why) => note_invalid(&mut invalid, format!("不理 {from} 发来的回答：{why}")),
+        }
+    }
+    if invalid > MAX_NOTES {
+        eprintln!("另有 {} 个无效的回答没有逐个显示", invalid - MAX_NOTES);
+    }
+    found.sort_by_key(|f| f.addr);
+    found
+}
+
+/// 说明一个不理的回答。只说前 [`MAX_NOTES`] 个：谁也别想用一堆垃圾数据报刷我们的屏。
+fn note_invalid(count: &mut usize, line: String) {
+    *count += 1;
+    if *count <= MAX_NOTES {
+        eprintln!("{line}");
+    }
+}
+
+/// 要连的地址：回答的**来源 IP**，加上回答里写的端口。IPv6 链路本地地址保留来源的网卡编号。
+fn room_address(from: SocketAddr, port: u16) -> SocketAddr {
+    match from {
+        SocketAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(*v6.ip(), port, 0, v6.scope_id())),
+        SocketAddr::V4(_) => SocketAddr::new(from.ip(), port),
+    }
+}
+
+/// 打开一个发送发现请求的套接字（IPv4 或 IPv6）。用不到这一种时不打开。
+async fn open_socket(local: SocketAddr, targets: &[(SocketAddr, String)]) -> Option<UdpSocket> {
+    if !targets.iter().any(|(t, _)| t.is_ipv4() == local.is_ipv4()) {
+        return None;
+    }
+    let kind = if local.is_ipv4() { "IPv4" } else { "IPv6" };
+    let socket = match UdpSocket::bind(local).await {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!(
+                "无法打开 {kind} 的 UDP 套接字：{}，不发 {kind} 的发现请求",
+                cause(&err)
+            );
+            return None;
+        }
+    };
+    if let IpAddr::V4(_) = local.ip()
+        && let Err(err) = socket.set_broadcast(true)
+    {
+        eprintln!("无法允许广播：{}，发往广播地址可能会失败", cause(&err));
+    }
+    Some(socket)
+}
+
+/// 从一个可能没有打开的套接字收一个数据报；没有套接字就永远等下去（交给 select 的另一条路）。
+async fn recv(socket: &Option<UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+// ANCHOR_END: find_rooms

@@ -21,15 +21,21 @@ use std::time::Duration;
 
 use clap::Parser;
 use socket_workbook::ctrl_c::CtrlC;
-use socket_workbook::errors::{cause, ctrl_c_failed, listen_failed};
+use socket_workbook::errors::{
+    bind_failed, cause, ctrl_c_failed, datagram_too_big, listen_failed, port_unreachable,
+};
 use socket_workbook::text::{lookalike_key, nick_char_allowed, printable_line};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+// 发现协议的格式（第 5 章）。写成 ../chat/ 是为了让练习文件（在 labs/exercises/ 里）也找得到它
+#[path = "../chat/discovery.rs"]
+mod discovery;
 
 /// 全双工聊天室的服务端：把每个人说的话转给其他所有人。
 #[derive(Parser)]
@@ -47,6 +53,15 @@ struct Args {
     /// 每人每秒最多说几行（可以先一口气说 100 行）；说得更快，服务端就放慢读他的连接。0 表示不限（压测用）
     #[arg(long, default_value_t = 20)]
     max_rate: u32,
+    /// 在局域网里宣布这个聊天室：回答 lab-chat-client --discover 的发现请求（UDP）
+    #[arg(long)]
+    announce: bool,
+    /// 回答发现请求的 UDP 地址（要加 --announce）；端口写 0 表示由系统挑选
+    #[arg(long, default_value = "0.0.0.0:20005")]
+    announce_addr: String,
+    /// 聊天室的名字，找到它的人会看到（默认是“主机名 的聊天室”）；最多 64 个看得见的字符
+    #[arg(long, value_parser = room_name_arg)]
+    room_name: Option<String>,
 }
 
 /// 一行最多这么多字节（不算行尾的换行符）。更长的行不转发，并告诉发送者。
@@ -105,6 +120,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // （第 5 章）--announce：再绑定一个 UDP 端口，回答局域网里“谁开着聊天室”的请求
+    let announce = if args.announce {
+        match UdpSocket::bind(&args.announce_addr).await {
+            Ok(socket) => Some(socket),
+            Err(err) => {
+                eprintln!("{}", announce_failed(&args.announce_addr, &err));
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let mut ctrl_c = match CtrlC::register() {
         Ok(ctrl_c) => ctrl_c,
         Err(err) => {
@@ -119,9 +146,14 @@ async fn main() -> ExitCode {
         Err(err) => out.print(format!("聊天室已开张（无法获取本地地址：{}）", cause(&err))),
     }
 
-    // 2. 启动大厅任务和读控制台输入的线程
+    // 2. 启动大厅任务和读控制台输入的线程。大厅随时把在线人数写进 online，回答发现请求时读它
     let (events, inbox) = mpsc::channel(1024);
-    let hub = tokio::spawn(run_hub(inbox, out.clone(), settings));
+    let online = Arc::new(AtomicUsize::new(0));
+    let hub = tokio::spawn(run_hub(inbox, out.clone(), settings, online.clone()));
+    if let Some(socket) = announce {
+        let room = RoomInfo::new(&args, &listener, online);
+        start_announcing(socket, room, &out);
+    }
     read_console(events.clone(), out.clone());
 
     // 3. 接受连接，直到按下 Ctrl-C
@@ -620,16 +652,24 @@ struct Room {
     too_slow: Vec<u64>,
     out: ConsoleOut,
     settings: Settings,
+    /// 起好了昵称的人数。回答发现请求的任务读它，所以放在原子变量里，只有大厅写它
+    online: Arc<AtomicUsize>,
 }
 
 /// 大厅任务：一个接一个地处理事件。所有的转发都只是“放进队列”，从不等待网络，
 /// 连打印也只是交给打印线程，所以一个慢吞吞的客户端、一个卡住的控制台都拖不慢大厅。
-async fn run_hub(mut inbox: mpsc::Receiver<Event>, out: ConsoleOut, settings: Settings) {
+async fn run_hub(
+    mut inbox: mpsc::Receiver<Event>,
+    out: ConsoleOut,
+    settings: Settings,
+    online: Arc<AtomicUsize>,
+) {
     let mut room = Room {
         clients: BTreeMap::new(),
         too_slow: Vec::new(),
         out,
         settings,
+        online,
     };
     // 每秒看一次有没有进门很久还不起昵称的连接
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -707,6 +747,9 @@ impl Room {
             };
             // 读、写两个任务随之结束；写任务最后告诉它为什么，然后关闭连接
             client.kick.kick(kicked_too_slow());
+            if client.nick.is_some() {
+                self.online.fetch_sub(1, Ordering::Relaxed);
+            }
             let name = client.nick.unwrap_or_else(|| client.addr.to_string());
             self.print(format!(
                 "{name}（{}）接收太慢，队列已满，断开它",
@@ -777,6 +820,9 @@ impl Room {
             None => format!("{}（还没有昵称）", client.addr),
         };
         let nick = client.nick.clone();
+        if nick.is_some() {
+            self.online.fetch_sub(1, Ordering::Relaxed);
+        }
         drop(client); // 座位先空出来，再告诉别人他走了：听到这句的人马上就能叫朋友进门
         match error {
             Some(error) => self.print(format!("{who}的连接出错：{error}")),
@@ -861,6 +907,7 @@ impl Room {
             return;
         };
         client.nick = Some(wanted.to_string());
+        self.online.fetch_add(1, Ordering::Relaxed);
         let entered = format!("{}（{}）进入了聊天室", wanted, client.addr);
         self.print(entered);
         self.tell(
@@ -943,6 +990,320 @@ impl Room {
             self.tell(id, "[系统] 服务端要关闭了，再见！");
         }
         self.clients.clear();
+        self.online.store(0, Ordering::Relaxed);
+    }
+}
+
+/// 回答发现请求时要说的：房间名、聊天用的 TCP 端口、在线人数。
+struct RoomInfo {
+    name: String,
+    port: u16,
+    online: Arc<AtomicUsize>,
+    /// 聊天的 TCP 端口监听的地址
+    listening: Option<SocketAddr>,
+    /// TCP 端口收不收 IPv6 的连接：不收的话，用 IPv6 找到它的客户端连不上
+    takes_v6: bool,
+    /// TCP 端口收不收 IPv4 的连接（在 [::] 上监听时看系统：Linux、macOS 默认也收 IPv4，Windows 不收）
+    takes_v4: bool,
+}
+
+impl RoomInfo {
+    fn new(args: &Args, listener: &TcpListener, online: Arc<AtomicUsize>) -> RoomInfo {
+        let listening = listener.local_addr().ok();
+        let only_v6 = socket2::SockRef::from(listener).only_v6().unwrap_or(true);
+        RoomInfo {
+            name: args.room_name.clone().unwrap_or_else(default_room_name),
+            // 写的是实际监听的端口：--addr 的端口是 0 时，这里是系统挑的那个
+            port: listening.map_or(0, |local| local.port()),
+            online,
+            listening,
+            takes_v6: listening.is_some_and(|l| l.is_ipv6()),
+            takes_v4: listening
+                .is_some_and(|l| l.is_ipv4() || (l.ip().is_unspecified() && !only_v6)),
+        }
+    }
+
+    /// 此刻的回答。
+    fn reply(&self) -> Option<Vec<u8>> {
+        let online = self.online.load(Ordering::Relaxed);
+        discovery::encode(&discovery::Message::Room(discovery::Room {
+            port: self.port,
+            online: u32::try_from(online).unwrap_or(u32::MAX),
+            name: self.name.clone(),
+        }))
+    }
+}
+
+/// 开始回答发现请求：`socket` 收 IPv4 的广播和单播；地址是 0.0.0.0 时，
+/// 再在同一个端口上开一个 IPv6 套接字，加入组播组 [`discovery::MULTICAST_V6`]。
+fn start_announcing(socket: UdpSocket, room: RoomInfo, out: &ConsoleOut) {
+    let local = match socket.local_addr() {
+        Ok(local) => local,
+        Err(err) => {
+            out.print(format!("无法获取发现端口的地址：{}", cause(&err)));
+            return;
+        }
+    };
+    out.print(format!("在 {local} 回答局域网里的发现请求（UDP）"));
+    warn_if_unreachable(local, &room, out);
+    let room = Arc::new(room);
+    // 只有在所有地址（0.0.0.0 或 [::]）上回答时才加入 IPv6 组播组：
+    // 写了具体地址（例如 127.0.0.1）就是只想在那里回答
+    if local.ip().is_unspecified() {
+        let loopback = room.listening.is_some_and(|l| l.ip().is_loopback());
+        if loopback {
+            // 上面已经说过：只监听回环地址时，别的机器不管用哪种地址都连不上
+        } else if !room.takes_v6 {
+            out.print(format!(
+                "聊天室只收 IPv4 的连接，所以不加入 IPv6 组播组：只用 IPv6 的客户端找不到它。\
+                 要让它们也能找到、连上，请用 --addr [::]:{} 启动",
+                room.port
+            ));
+        } else if local.is_ipv6() {
+            join_ipv6_group(&socket, local.port(), out);
+        } else if let Some(v6) = open_ipv6(local.port(), out) {
+            join_ipv6_group(&v6, local.port(), out);
+            tokio::spawn(answer_requests(v6, room.clone(), out.clone()));
+        }
+    }
+    tokio::spawn(answer_requests(socket, room, out.clone()));
+}
+
+/// 别人找得到、却连不上的几种情况，各说一句。
+fn warn_if_unreachable(announce: SocketAddr, room: &RoomInfo, out: &ConsoleOut) {
+    let Some(listening) = room.listening else {
+        return;
+    };
+    if listening.ip().is_loopback() && !announce.ip().is_loopback() {
+        out.print(format!(
+            "注意：聊天室只监听回环地址，别的机器找得到它却连不上；要让它们连进来，\
+             请用 --addr 0.0.0.0:{} 启动",
+            room.port
+        ));
+    } else if announce.is_ipv4() && !room.takes_v4 {
+        out.print(format!(
+            "注意：聊天室只收 IPv6 的连接，用 IPv4 找到它的客户端连不上；\
+             要收 IPv4，请用 --addr 0.0.0.0:{} 启动",
+            room.port
+        ));
+    }
+}
+
+/// IPv6 没有广播：在 `[::]:port` 上开一个只收 IPv6 的套接字，用来收组播的发现请求。
+/// 开不成只说一行，聊天室照常运行（IPv4 的客户端不受影响）。
+fn open_ipv6(port: u16, out: &ConsoleOut) -> Option<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let open = || -> std::io::Result<UdpSocket> {
+        let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+        // 只收 IPv6：Linux 默认让 [::] 也收 IPv4，那样会和 0.0.0.0 上同一个端口冲突
+        socket.set_only_v6(true)?;
+        let any = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+        socket.bind(&any.into())?;
+        socket.set_nonblocking(true)?;
+        UdpSocket::from_std(socket.into())
+    };
+    match open() {
+        Ok(socket) => Some(socket),
+        Err(err) => {
+            out.print(format!(
+                "没有加入 IPv6 组播组 {}（{}）：只用 IPv6 的客户端找不到这个聊天室",
+                discovery::MULTICAST_V6,
+                cause(&err)
+            ));
+            None
+        }
+    }
+}
+
+/// 在每块有 IPv6 地址的网卡上加入组播组。哪块网卡上加入不了，合起来说一行。
+fn join_ipv6_group(socket: &UdpSocket, port: u16, out: &ConsoleOut) {
+    let group = discovery::MULTICAST_V6;
+    let (mut joined, mut failed) = (Vec::new(), Vec::new());
+    for (name, index) in ipv6_interfaces() {
+        // 组播要说清楚在哪块网卡上收：同一个组在每条链路上都是另一个组
+        match socket.join_multicast_v6(&group, index) {
+            Ok(()) => joined.push(name),
+            Err(err) => failed.push(format!("{name}：{}", cause(&err))),
+        }
+    }
+    if !joined.is_empty() {
+        out.print(format!(
+            "在 [::]:{port} 的 IPv6 组播组 {group} 上回答发现请求（网卡 {}）",
+            joined.join("、")
+        ));
+    }
+    if !failed.is_empty() || joined.is_empty() {
+        out.print(format!(
+            "没能在这些网卡上加入 IPv6 组播组 {group}：{}。经过它们、只用 IPv6 的客户端找不到这个聊天室",
+            if failed.is_empty() {
+                "没有带 IPv6 地址的网卡".to_string()
+            } else {
+                failed.join("；")
+            }
+        ));
+    }
+}
+
+/// 带 IPv6 地址、不是回环的网卡：名字和编号，每块网卡一次。
+/// 回环网卡不算：本机的客户端经 127.0.0.1 就能找到聊天室。
+fn ipv6_interfaces() -> Vec<(String, u32)> {
+    let Ok(all) = socket_workbook::net::interface_addresses() else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, u32)> = Vec::new();
+    for addr in &all {
+        let loopback = all
+            .iter()
+            .any(|a| a.interface == addr.interface && a.ip.is_loopback());
+        if addr.ip.is_ipv6() && !loopback && !found.iter().any(|(_, i)| *i == addr.scope_id) {
+            found.push((addr.interface.clone(), addr.scope_id));
+        }
+    }
+    found
+}
+
+/// 一个发现套接字的收发循环：每收到一个合格的请求，就把此刻的房间信息回给发请求的人。
+/// 别的数据报一律不理，只说一句；说明的行数有上限（见 [`Quiet`]），谁也刷不了服务端的屏。
+async fn answer_requests(socket: UdpSocket, room: Arc<RoomInfo>, out: ConsoleOut) {
+    // 缓冲区按最大的 UDP 数据报准备：太大的数据报也整个收下，才知道是谁发的、有多大，
+    // 再由 parse 拒绝。缓冲区小了，Linux、macOS 会悄悄截断，Windows 干脆报错（见第 3 章）
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut quiet = Quiet::new();
+    let mut clock = tokio::time::interval(QUIET_WINDOW);
+    loop {
+        let received = tokio::select! {
+            received = socket.recv_from(&mut buf) => received,
+            _ = clock.tick() => {
+                if let Some(summary) = quiet.summary() {
+                    out.print(summary);
+                }
+                continue;
+            }
+        };
+        let note = match received {
+            Ok((n, from)) => answer_one(&socket, &buf[..n], from, &room).await,
+            // Windows：先前回答过的客户端已经走了，系统把 ICMP“端口不可达”报在下一次接收上
+            Err(err) if port_unreachable(&err) => continue,
+            // Windows 不截断太大的数据报，而是报错（见第 3 章）
+            Err(err) if datagram_too_big(&err) => {
+                format!("不理一个数据报：超过 {} 字节", discovery::MAX_DATAGRAM)
+            }
+            Err(err) => {
+                // 少见：稍等再收，免得一个一直出错的套接字占满 CPU
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                format!("接收发现请求失败：{}", cause(&err))
+            }
+        };
+        if quiet.allow() {
+            out.print(note);
+        }
+    }
+}
+
+/// 处理一个收到的数据报，返回要在控制台上说的一句。
+async fn answer_one(
+    socket: &UdpSocket,
+    datagram: &[u8],
+    from: SocketAddr,
+    room: &RoomInfo,
+) -> String {
+    match discovery::parse(datagram) {
+        Ok(discovery::Message::Discover) => {
+            // 回给数据报的来源：客户端就在那个地址上等回答
+            let Some(reply) = room.reply() else {
+                return "房间名不合规则，无法回答发现请求".to_string();
+            };
+            match socket.send_to(&reply, from).await {
+                Ok(_) => format!("{from} 在找聊天室，已回答"),
+                Err(err) => format!("无法回答 {from} 的发现请求：{}", cause(&err)),
+            }
+        }
+        Ok(discovery::Message::Room(_)) => {
+            format!("不理 {from} 发来的数据报：它是回答，不是发现请求")
+        }
+        Err(why) => format!("不理 {from} 发来的数据报：{why}"),
+    }
+}
+
+/// 收发现数据报的缓冲区：一个 UDP 数据报最大 65,535 字节。
+const RECV_BUFFER: usize = 65_536;
+/// 发现端口上每 [`QUIET_WINDOW`] 最多说 [`QUIET_LINES`] 句；多出来的只记个数，到时候说一句总数。
+const QUIET_WINDOW: Duration = Duration::from_secs(10);
+const QUIET_LINES: u32 = 10;
+
+/// 给控制台上的说明限量。
+struct Quiet {
+    started: Instant,
+    shown: u32,
+    hidden: u64,
+}
+
+impl Quiet {
+    fn new() -> Quiet {
+        Quiet {
+            started: Instant::now(),
+            shown: 0,
+            hidden: 0,
+        }
+    }
+
+    /// 这一句可以说吗？
+    fn allow(&mut self) -> bool {
+        if self.started.elapsed() >= QUIET_WINDOW {
+            self.started = Instant::now();
+            self.shown = 0;
+        }
+        if self.shown < QUIET_LINES {
+            self.shown += 1;
+            true
+        } else {
+            self.hidden += 1;
+            false
+        }
+    }
+
+    /// 有没说的句子时，说一句总数。
+    fn summary(&mut self) -> Option<String> {
+        let hidden = std::mem::take(&mut self.hidden);
+        (hidden > 0).then(|| {
+            format!("（发现端口上另有 {hidden} 个数据报，{QUIET_WINDOW:?} 内最多显示 {QUIET_LINES} 句，没有逐个显示）")
+        })
+    }
+}
+
+/// 默认的房间名：“主机名 的聊天室”。主机名太长就截短，看不见的字符去掉，让它一定合规则。
+fn default_room_name() -> String {
+    const SUFFIX: &str = " 的聊天室";
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host: String = host
+        .chars()
+        .filter(|&c| !c.is_control() && !socket_workbook::text::is_invisible_format(c))
+        .take(discovery::MAX_NAME - SUFFIX.chars().count())
+        .collect();
+    let host = host.trim();
+    if host.is_empty() {
+        "聊天室".to_string()
+    } else {
+        format!("{host}{SUFFIX}")
+    }
+}
+
+/// 检查 --room-name：和发现协议里的房间名是同一条规则。
+fn room_name_arg(name: &str) -> Result<String, String> {
+    discovery::check_name(name).map_err(str::to_string)?;
+    Ok(name.to_string())
+}
+
+/// 发现端口绑定失败时的一行说明。端口被占用的常见原因和 TCP 不同，所以单独给建议。
+fn announce_failed(addr: &str, err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "无法绑定 {addr}：{}。这台机器上可能已经有一个开着 --announce 的聊天室：先用 Ctrl-C 停掉它，\
+             或者用 --announce-addr 换一个端口（找它的客户端要用 --discover-port 跟着换）",
+            cause(err)
+        )
+    } else {
+        bind_failed(addr, err, "lab-chat-server")
     }
 }
 

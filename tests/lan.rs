@@ -315,6 +315,101 @@ async fn name_with_a_dead_address_first_reaches_the_second() {
     assert_lan_transcript("lan_name_two_addresses", &on_host("host-b", &client));
 }
 
+// ---------------------------------------------------------------- 在局域网里找到聊天室
+
+/// 主机 A 上的聊天室监听 [::]:20004（双栈），开着 --announce；alice 已经在里面。主机 B 上的 bob 不写地址，
+/// 用 --discover 找：客户端向主机 B 网卡的广播地址 192.0.2.255、本机 127.0.0.1 和 IPv6 组播组各发一个请求，
+/// 主机 A 从 IPv4 和 IPv6 各回答一次，列表里是同一个房间的两个地址。bob 选 1（IPv4 那个），加入，说一句话。
+#[tokio::test]
+async fn discovery_finds_and_joins_a_room_on_another_host() {
+    let Some(lan) = lan() else { return };
+    let server_args = [
+        "--addr",
+        "[::]:20004",
+        "--announce",
+        "--room-name",
+        "二楼机房",
+    ];
+    let mut server = lan.start_on_a(chat_server(), "lab-chat-server", &server_args);
+    server
+        .wait_for_line(|line| line.contains("IPv6 组播组"))
+        .await;
+
+    let mut alice = lan.start_on_a(
+        chat_client(),
+        "lab-chat-client",
+        &["--addr", "127.0.0.1:20004"],
+    );
+    alice.wait_for_line(|line| line == PROMPT).await;
+    alice.type_line("alice").await;
+    alice.expect_line(&welcome("alice")).await;
+    server
+        .wait_for_line(|line| line.starts_with("alice（"))
+        .await;
+
+    let mut bob = lan.start_on_b(chat_client(), "lab-chat-client", &["--discover"]);
+    bob.wait_for_line(|line| line.starts_with("输入编号进入聊天室"))
+        .await;
+    let listing = bob.transcript();
+    assert!(
+        listing.contains("1. 二楼机房（192.0.2.1:20004，1 人在线）"),
+        "bob 应当经 IPv4 广播找到主机 A 上的聊天室，里面有 1 个人：\n{listing}"
+    );
+    assert!(
+        listing.contains("2. 二楼机房（[fe80::"),
+        "bob 也应当经 IPv6 组播找到它（链路本地地址）：\n{listing}"
+    );
+    bob.type_line("1").await;
+    bob.expect_line("已连接到 192.0.2.1:20004。输入一行回车发送，输入 /quit 或 Q 离开。")
+        .await;
+    bob.expect_line(&greeting(1)).await;
+    bob.expect_line(PROMPT).await;
+    bob.type_line("bob").await;
+    bob.expect_line(&welcome("bob")).await;
+    alice.expect_line("[系统] bob 进入了聊天室").await;
+    bob.type_line("我是从主机 B 找过来的").await;
+    alice.expect_line("<bob> 我是从主机 B 找过来的").await;
+    server
+        .wait_for_line(|line| line == "<bob> 我是从主机 B 找过来的")
+        .await;
+    bob.type_line("/quit").await;
+    bob.expect_line("[系统] 再见，bob！").await;
+    bob.expect_exit(0).await;
+    server.wait_for_line(|line| line.starts_with("bob（")).await;
+
+    assert_lan_transcript("lan_discovery_bob", &on_host("host-b", &bob.transcript()));
+    // 服务端的两个发现套接字（IPv4 和 IPv6）各由一个任务回答，两行“在找聊天室”谁先打印不一定：
+    // 记录里把它们按字母排好，别的行保持原样
+    let server_log = on_host("host-a", &sorted_discovery_lines(&server.transcript()));
+    for from in ["192.0.2.2:", "[fe80::"] {
+        assert!(
+            server_log
+                .lines()
+                .any(|line| line.starts_with(from) && line.ends_with("在找聊天室，已回答")),
+            "主机 A 应当回答了来自 {from}… 的发现请求：\n{server_log}"
+        );
+    }
+    assert_lan_transcript("lan_discovery_server", &server_log);
+}
+
+/// 把记录里相邻的“在找聊天室”几行排好序（它们来自两个并发的任务）。
+fn sorted_discovery_lines(transcript: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut block: Vec<String> = Vec::new();
+    for line in transcript.lines() {
+        if line.contains("在找聊天室") {
+            block.push(line.to_string());
+            continue;
+        }
+        block.sort();
+        out.append(&mut block);
+        out.push(line.to_string());
+    }
+    block.sort();
+    out.append(&mut block);
+    out.join("\n")
+}
+
 /// 测试结束时（通过也好、panic 也好）两台主机都被拆掉，不留下任何命名空间。
 #[test]
 fn lan_is_removed_even_when_a_test_panics() {

@@ -16,6 +16,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::support::{Program, WAIT, run_to_exit_with_prefix};
 
@@ -134,7 +135,23 @@ impl Lan {
                 "ip",
                 &["-n", host, "addr", "add", &v6, "dev", "eth0", "nodad"],
             )?;
+            // 链路本地地址（fe80::…）是网卡启动时系统自己加的，同样不做重复地址检测：
+            // 否则启动后的一两秒里它还在“试用”，发往 IPv6 组播组的数据报没有可用的源地址
+            run(
+                "ip",
+                &[
+                    "netns",
+                    "exec",
+                    host,
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.eth0.accept_dad=0",
+                ],
+            )?;
             run("ip", &["-n", host, "link", "set", "eth0", "up"])?;
+        }
+        for host in [a, b] {
+            wait_for_ipv6_link(host)?;
         }
         Ok(())
     }
@@ -291,6 +308,31 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
             None => format!("{} 秒内没有结束", WAIT.as_secs()),
         };
         Err(format!("{command_line} 失败（{why}）：{}", stderr.trim()))
+    }
+}
+
+/// 等主机 `host` 的 eth0 在 IPv6 上准备好：网卡启动后，内核要过大约一秒才加上链路本地地址和
+/// 组播路由（ff00::/8），在那之前发往 IPv6 组播组的数据报会得到“网络不可达”。
+/// 没有可以等的事件，只好每 50 毫秒看一次路由表，最多看 5 秒。
+fn wait_for_ipv6_link(host: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let routes = run("ip", &["-n", host, "-6", "route", "show", "table", "local"])?;
+        let addrs = run(
+            "ip",
+            &[
+                "-n", host, "-6", "addr", "show", "dev", "eth0", "scope", "link",
+            ],
+        )?;
+        if routes.contains("ff00::/8 dev eth0") && addrs.contains("fe80::") {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "主机 {host} 的 eth0 过了 5 秒还没有 IPv6 链路本地地址和组播路由"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

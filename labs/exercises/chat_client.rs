@@ -16,12 +16,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, connect_failed};
+use socket_workbook::errors::cause;
 use socket_workbook::text::printable_line;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
+
+#[path = "../lan/dial.rs"]
+mod dial;
 
 /// 全双工聊天室的客户端：一边显示别人说的话，一边把你输入的话发出去。
 #[derive(Parser)]
@@ -30,6 +32,10 @@ struct Args {
     /// 聊天服务端的地址，格式 HOST:PORT
     #[arg(long, default_value = "127.0.0.1:20004")]
     addr: String,
+
+    /// 连接每个地址最多等几秒（名字解析出好几个地址时，一个一个地试）
+    #[arg(long, default_value_t = 3, value_name = "秒", value_parser = clap::value_parser!(u64).range(1..=600))]
+    connect_timeout: u64,
 }
 
 /// 显示一行时最多读这么多字节；服务端发来更长的行时分成几段显示，内存不会被撑爆。
@@ -42,10 +48,12 @@ async fn main() -> ExitCode {
     let args = Args::parse();
 
     // 1. 建立与服务端的连接
-    let conn = match TcpStream::connect(&args.addr).await {
+    // 一个名字可能解析出好几个地址：依次试，每个最多等 connect_timeout 秒（见 labs/lan/dial.rs）
+    let connect_timeout = Duration::from_secs(args.connect_timeout);
+    let conn = match dial::dial(&args.addr, connect_timeout, "lab-chat-server").await {
         Ok(conn) => conn,
-        Err(err) => {
-            eprintln!("{}", connect_failed(&args.addr, &err, "lab-chat-server"));
+        Err(message) => {
+            eprintln!("{message}");
             return ExitCode::FAILURE;
         }
     };

@@ -171,10 +171,23 @@ pub fn parse_target_with(text: &str, interfaces: &[(String, u32)]) -> Result<Tar
     }
     // 没有方括号却有好几个冒号：这是没加括号的 IPv6 地址
     if text.matches(':').count() > 1 {
-        let suggestion = match text.rsplit_once(':') {
-            _ if parse_v6_part(text).is_some() => format!("[{text}]:端口"),
-            Some((ip, port)) if parse_v6_part(ip).is_some() => format!("[{ip}]:{port}"),
-            _ => "[IPv6 地址]:端口".to_string(),
+        // 最后一个冒号后面是数字、前面是 IPv6 地址：多半是“地址:端口”，只是忘了方括号。
+        // 整串本身也可能就是一个 IPv6 地址（::1:8080 就是），这时两种写法都说出来
+        let as_port = match text.rsplit_once(':') {
+            Some((ip, port)) if parse_v6_part(ip).is_some() && parse_port(port).is_ok() => {
+                Some(format!("[{ip}]:{port}"))
+            }
+            _ => None,
+        };
+        let as_address = parse_v6_part(text).map(|_| format!("[{text}]:端口"));
+        let suggestion = match (as_port, as_address) {
+            (Some(with_port), Some(whole)) => {
+                let port = text.rsplit_once(':').map_or("", |(_, port)| port);
+                format!("{with_port}（如果 {port} 是端口），或者 {whole}")
+            }
+            (Some(with_port), None) => with_port,
+            (None, Some(whole)) => whole,
+            (None, None) => "[IPv6 地址]:端口".to_string(),
         };
         return Err(format!(
             "IPv6 地址要写在方括号里，端口写在括号外面：请写成 {suggestion}"
@@ -409,7 +422,15 @@ mod tests {
     fn ipv6_without_brackets_says_how_to_write_it() {
         let err = parse_target_with("::1:20000", &names()).unwrap_err();
         assert!(err.contains("方括号"), "{err}");
-        assert!(err.contains("[::1]:20000"), "{err}");
+        assert!(err.ends_with("请写成 [::1]:20000"), "{err}");
+        // ::1:8080 本身也是一个合法的 IPv6 地址，但更可能是忘了方括号的“地址:端口”
+        let err = parse_target_with("::1:8080", &names()).unwrap_err();
+        assert!(
+            err.ends_with("请写成 [::1]:8080（如果 8080 是端口），或者 [::1:8080]:端口"),
+            "{err}"
+        );
+        let err = parse_target_with("fe80::1", &names()).unwrap_err();
+        assert!(err.ends_with("请写成 [fe80::1]:端口"), "{err}");
     }
 
     #[test]

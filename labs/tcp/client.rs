@@ -10,6 +10,7 @@
 //! ```text
 //! cargo run --bin lab-tcp-client
 //! cargo run --bin lab-tcp-client -- --addr 127.0.0.1:20000
+//! cargo run --bin lab-tcp-client -- --addr localhost:20000   # 名字：依次试它解析出的每个地址
 //! printf 'hello\n你好\n' | cargo run --bin lab-tcp-client   # 也可以从管道读
 //! ```
 

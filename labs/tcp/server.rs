@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --bin lab-tcp-server                          # 监听 127.0.0.1:20000
 //! cargo run --bin lab-tcp-server -- --addr 127.0.0.1:0    # 端口 0：由系统挑一个空闲端口
+//! cargo run --bin lab-tcp-server -- --addr 0.0.0.0:20000  # 别的机器也能连：列出它们可以用的地址
 //! ```
 //!
 //! 再开一个终端当客户端：`cargo run --bin lab-tcp-client`，或者直接用

@@ -143,12 +143,13 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
 
 /// 本机的网卡：（名字，编号），给链路本地地址的 `%网卡名` 用。
 fn interface_names() -> Vec<(String, u32)> {
-    let mut names: Vec<(String, u32)> = interface_addresses()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| (a.interface, a.scope_id))
-        .collect();
-    names.dedup();
+    // 一块网卡常有好几个地址（IPv4、IPv6 各一个或几个）：每块网卡只留一次
+    let mut names: Vec<(String, u32)> = Vec::new();
+    for entry in interface_addresses().unwrap_or_default() {
+        if !names.iter().any(|(name, _)| *name == entry.interface) {
+            names.push((entry.interface, entry.scope_id));
+        }
+    }
     names
 }
 

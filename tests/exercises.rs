@@ -17,7 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scenarios::{chat, tcp, udp};
+use scenarios::{chat, lan, tcp, udp};
 
 /// 每个练习测试的总时限（每一步另有 support::WAIT 的时限）。
 const LIMIT: Duration = Duration::from_secs(60);
@@ -337,4 +337,38 @@ async fn ex_4_3_client_in_real_room() {
         server,
     ))
     .await;
+}
+
+// ---- 练习 5.1：依次试每一个地址（dial 模块的 connect_in_order）----
+//
+// 学生的模块编进 ex-dial，它的表现和 lab-dial 一样；场景和 tests/addresses.rs 检验实验的是同一批。
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check dial"]
+async fn ex_5_1_dial_transcript() {
+    within_limit(lan::dial_transcript(&exercise("ex-dial"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check dial"]
+async fn ex_5_1_dial_skips_a_silent_address() {
+    within_limit(lan::dial_skips_a_silent_address(&exercise("ex-dial"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check dial"]
+async fn ex_5_1_dial_reaches_ipv6_loopback() {
+    within_limit(lan::dial_reaches_ipv6_loopback(&exercise("ex-dial"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check dial"]
+async fn ex_5_1_dial_reports_when_all_fail() {
+    within_limit(lan::dial_reports_when_all_fail(&exercise("ex-dial"))).await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check dial"]
+async fn ex_5_1_dial_time_is_bounded() {
+    within_limit(lan::dial_time_is_bounded(&exercise("ex-dial"))).await;
 }

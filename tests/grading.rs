@@ -170,7 +170,7 @@ fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
         .find(|l| l.starts_with("alice,"))
         .expect("alice 的一行");
     assert!(
-        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,80,"),
+        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,0,90,"),
         "空作业应当每个练习 0 分：{alice}"
     );
     let json = fs::read_to_string(scratch.0.join("scores/alice.json")).expect("alice.json");

@@ -18,14 +18,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, connect_failed, datagram_too_big, port_unreachable};
+use socket_workbook::errors::{cause, datagram_too_big, port_unreachable};
 use socket_workbook::text::printable_line;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UdpSocket;
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 // 发现协议的格式（第 5 章）。写成 ../chat/ 是为了让练习文件（在 labs/exercises/ 里）也找得到它
+#[path = "../lan/dial.rs"]
+mod dial;
 #[path = "../chat/discovery.rs"]
 mod discovery;
 
@@ -48,6 +50,10 @@ struct Args {
     /// 等回答的秒数（1 到 10）
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10))]
     discover_wait: u64,
+
+    /// 连接每个地址最多等几秒（名字解析出好几个地址时，一个一个地试）
+    #[arg(long, default_value_t = 3, value_name = "秒", value_parser = clap::value_parser!(u64).range(1..=600))]
+    connect_timeout: u64,
 }
 
 /// 显示一行时最多读这么多字节；服务端发来更长的行时分成几段显示，内存不会被撑爆。
@@ -68,10 +74,12 @@ async fn main() -> ExitCode {
     }
 
     // 1. 建立与服务端的连接
-    let conn = match TcpStream::connect(&args.addr).await {
+    // 一个名字可能解析出好几个地址：依次试，每个最多等 connect_timeout 秒（见 labs/lan/dial.rs）
+    let connect_timeout = Duration::from_secs(args.connect_timeout);
+    let conn = match dial::dial(&args.addr, connect_timeout, "lab-chat-server").await {
         Ok(conn) => conn,
-        Err(err) => {
-            eprintln!("{}", connect_failed(&args.addr, &err, "lab-chat-server"));
+        Err(message) => {
+            eprintln!("{message}");
             return ExitCode::FAILURE;
         }
     };

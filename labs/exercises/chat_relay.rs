@@ -24,6 +24,7 @@ use socket_workbook::ctrl_c::CtrlC;
 use socket_workbook::errors::{
     bind_failed, cause, ctrl_c_failed, datagram_too_big, listen_failed, port_unreachable,
 };
+use socket_workbook::net::reachable_lines;
 use socket_workbook::text::{lookalike_key, nick_char_allowed, printable_line};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -142,7 +143,16 @@ async fn main() -> ExitCode {
     // 从这里起，服务端的每一行输出都交给打印线程（见 ConsoleOut），谁也不直接 println!
     let out = ConsoleOut::start();
     match listener.local_addr() {
-        Ok(local) => out.print(format!("聊天室已开张：正在监听 {local}，按 Ctrl-C 停止")),
+        Ok(local) => {
+            out.print(format!("聊天室已开张：正在监听 {local}，按 Ctrl-C 停止"));
+            // 监听“任意地址”（0.0.0.0 或 [::]）时，再告诉用户别的机器能用哪些地址连过来。
+            // [::] 是否也收 IPv4 连接，要问套接字的 IPV6_V6ONLY 选项（Linux 默认关，Windows 默认开）
+            let only_v6 =
+                local.is_ipv6() && socket2::SockRef::from(&listener).only_v6().unwrap_or(false);
+            for line in reachable_lines(local, only_v6) {
+                out.print(line);
+            }
+        }
         Err(err) => out.print(format!("聊天室已开张（无法获取本地地址：{}）", cause(&err))),
     }
 

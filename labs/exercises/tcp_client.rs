@@ -15,11 +15,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use socket_workbook::errors::{cause, connect_failed};
+use socket_workbook::errors::cause;
 use socket_workbook::text::printable;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
+
+#[path = "../lan/dial.rs"]
+mod dial;
 
 /// TCP 客户端：把输入的每一行发给回声服务端，并打印它的回复。
 #[derive(Parser)]
@@ -28,6 +31,10 @@ struct Args {
     /// 服务端的地址，格式 HOST:PORT
     #[arg(long, default_value = "127.0.0.1:20000")]
     addr: String,
+
+    /// 连接每个地址最多等几秒（名字解析出好几个地址时，一个一个地试）
+    #[arg(long, default_value_t = 3, value_name = "秒", value_parser = clap::value_parser!(u64).range(1..=600))]
+    connect_timeout: u64,
 
     /// 等一条回声全部收齐的最长时间（秒）
     #[arg(long, default_value_t = 5, value_name = "秒")]
@@ -39,10 +46,12 @@ async fn main() -> ExitCode {
     let args = Args::parse();
 
     // 1. 建立与服务端的连接
-    let mut conn = match TcpStream::connect(&args.addr).await {
+    // 一个名字可能解析出好几个地址：依次试，每个最多等 connect_timeout 秒（见 labs/lan/dial.rs）
+    let connect_timeout = Duration::from_secs(args.connect_timeout);
+    let mut conn = match dial::dial(&args.addr, connect_timeout, "lab-tcp-server").await {
         Ok(conn) => conn,
-        Err(err) => {
-            eprintln!("{}", connect_failed(&args.addr, &err, "lab-tcp-server"));
+        Err(message) => {
+            eprintln!("{message}");
             return ExitCode::FAILURE;
         }
     };

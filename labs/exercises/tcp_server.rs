@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::net::reachable_lines;
 use socket_workbook::text::printable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -77,7 +78,16 @@ async fn main() -> ExitCode {
     };
     // 端口写 0 时，要问监听器才知道系统实际分配了哪个端口
     match listener.local_addr() {
-        Ok(local) => println!("正在监听 {local}，按 Ctrl-C 停止"),
+        Ok(local) => {
+            println!("正在监听 {local}，按 Ctrl-C 停止");
+            // 监听“任意地址”（0.0.0.0 或 [::]）时，再告诉用户别的机器能用哪些地址连过来。
+            // [::] 是否也收 IPv4 连接，要问套接字的 IPV6_V6ONLY 选项（Linux 默认关，Windows 默认开）
+            let only_v6 =
+                local.is_ipv6() && socket2::SockRef::from(&listener).only_v6().unwrap_or(false);
+            for line in reachable_lines(local, only_v6) {
+                println!("{line}");
+            }
+        }
         Err(err) => println!("正在监听（无法获取本地地址：{}）", cause(&err)),
     }
 

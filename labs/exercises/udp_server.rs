@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use socket_workbook::errors::{bind_failed, cause, datagram_too_big};
+use socket_workbook::net::reachable_lines;
 use socket_workbook::text::printable;
 use socket_workbook::udp::allow_full_size_datagrams;
 use tokio::net::UdpSocket;
@@ -58,7 +59,16 @@ async fn main() -> ExitCode {
     }
     // 端口写 0 时，要问套接字才知道系统实际分配了哪个端口
     match socket.local_addr() {
-        Ok(local) => println!("正在 {local} 上接收 UDP 数据报，按 Ctrl-C 停止"),
+        Ok(local) => {
+            println!("正在 {local} 上接收 UDP 数据报，按 Ctrl-C 停止");
+            // 绑定“任意地址”（0.0.0.0 或 [::]）时，再告诉用户别的机器能把数据报发到哪些地址。
+            // [::] 是否也收 IPv4 数据报，要问套接字的 IPV6_V6ONLY 选项（Linux 默认关，Windows 默认开）
+            let only_v6 =
+                local.is_ipv6() && socket2::SockRef::from(&socket).only_v6().unwrap_or(false);
+            for line in reachable_lines(local, only_v6) {
+                println!("{line}");
+            }
+        }
         Err(err) => println!("正在接收 UDP 数据报（无法获取本地地址：{}）", cause(&err)),
     }
 

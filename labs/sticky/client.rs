@@ -17,14 +17,18 @@
 //! 不用这个客户端也行：`nc -l 127.0.0.1 30000 | xxd` 可以当服务端，看看客户端到底发了哪些字节。
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
 use futures_util::SinkExt;
-use socket_workbook::errors::{cause, connect_failed};
+use socket_workbook::errors::cause;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+#[path = "../lan/dial.rs"]
+mod dial;
 
 #[path = "proto.rs"]
 mod proto;
@@ -39,6 +43,10 @@ struct Args {
     /// 服务端的地址，格式 HOST:PORT
     #[arg(long, default_value = "127.0.0.1:30000")]
     addr: String,
+
+    /// 连接每个地址最多等几秒（名字解析出好几个地址时，一个一个地试）
+    #[arg(long, default_value_t = 3, value_name = "秒", value_parser = clap::value_parser!(u64).range(1..=600))]
+    connect_timeout: u64,
 
     /// 每条消息前加 4 字节长度（大端序），用手写的 proto 模块
     #[arg(long, conflicts_with = "codec")]
@@ -63,10 +71,12 @@ async fn main() -> ExitCode {
     let args = Args::parse();
 
     // 1. 建立连接
-    let mut conn = match TcpStream::connect(&args.addr).await {
+    // 一个名字可能解析出好几个地址：依次试，每个最多等 connect_timeout 秒（见 labs/lan/dial.rs）
+    let connect_timeout = Duration::from_secs(args.connect_timeout);
+    let mut conn = match dial::dial(&args.addr, connect_timeout, "lab-sticky-server").await {
         Ok(conn) => conn,
-        Err(err) => {
-            eprintln!("{}", connect_failed(&args.addr, &err, "lab-sticky-server"));
+        Err(message) => {
+            eprintln!("{message}");
             return ExitCode::FAILURE;
         }
     };

@@ -101,20 +101,11 @@ async fn main() -> ExitCode {
 
 // ANCHOR: dial
 /// 把 HOST:PORT 解析成 IP 地址。一个名字可能解析出好几个，全部留下，按系统给的顺序。
+/// 写法不对（例如 IPv6 地址没加方括号、缺少端口）或者找不到这个名字时，说清楚是哪一种（见 labs/net.rs）。
 async fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
-    match tokio::net::lookup_host(addr).await {
-        Ok(found) => {
-            let servers: Vec<SocketAddr> = found.collect();
-            if servers.is_empty() {
-                return Err(format!("地址 {addr} 没有解析出任何 IP，请检查主机名"));
-            }
-            Ok(servers)
-        }
-        Err(err) => Err(format!(
-            "无法解析地址 {addr}：{}。格式是 HOST:PORT，例如 127.0.0.1:8080",
-            cause(&err)
-        )),
-    }
+    socket_workbook::net::resolve(addr)
+        .await
+        .map_err(|reason| format!("无法解析地址 {addr}：{reason}"))
 }
 
 /// 相当于 Go 的 `net.DialUDP`：在本机绑定一个临时端口，再 connect 到服务端的一个地址。

@@ -348,6 +348,40 @@ pub const ALL: &[Exercise] = &[
             ("client_in_real_room", "在真实的聊天室里收发"),
         ],
     },
+    Exercise {
+        id: "5.1",
+        name: "dial",
+        title: "依次试每一个地址，每个地址限时",
+        lab: "labs/lan/dial.rs",
+        region: "exercise",
+        stub: "labs/exercises/dial.rs",
+        target: Target::Module { driver: "ex-dial" },
+        book: "ch05-2-names.md",
+        section: "第 5.2 节《名字和地址》",
+        hint: "要说的话都已经写好，在 connect_in_order 下面：attempt_failed、no_candidates，直接调用它们。\n\
+               按顺序遍历 candidates（用 enumerate 拿到下标）：用 tokio::time::timeout(per_address, TcpStream::connect(candidate))\n\
+               限时连接。连上了就返回 Ok((conn, candidate))；connect 出错，错误就是这一次的原因；\n\
+               超时（timeout 返回 Err）时，原因是 connect_timed_out(per_address)。\n\
+               失败了而后面还有地址时，用 eprintln!(\"{}\", attempt_failed(candidate, &err, 下一个地址)) 说一声，接着试；\n\
+               全部失败就返回 Err(最后一个错误)；一个地址也没有时返回 Err(no_candidates())。",
+        points: 10,
+        tests: &[
+            (
+                "dial_transcript",
+                "按书中的记录：第一个地址被拒绝，换下一个连上",
+            ),
+            ("dial_skips_a_silent_address", "不回应的地址等满时限就跳过"),
+            ("dial_reaches_ipv6_loopback", "[::1] 这样的 IPv6 地址也能连"),
+            (
+                "dial_reports_when_all_fail",
+                "全都连不上时说明原因，退出码 1",
+            ),
+            (
+                "dial_time_is_bounded",
+                "每个地址的等待有上限，整个过程很快结束",
+            ),
+        ],
+    },
 ];
 
 /// 按名字或编号找练习。

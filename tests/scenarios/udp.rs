@@ -495,6 +495,7 @@ pub async fn client_rejects_bad_input(client: &Path) {
     let mut runs = Vec::new();
     for args in [
         vec!["--addr", "nonsense"],
+        vec!["--addr", "::1:8080"],
         vec!["--addr", &addr, "--reply-timeout", "0"],
         vec!["--addr", &addr, "--reply-timeout", "soon"],
         vec!["--addr", &addr, "--buf-size", "0"],

@@ -71,6 +71,7 @@ pub fn reachable_lines(bound: SocketAddr, only_v6: bool) -> Vec<String> {
     }
 }
 
+// ANCHOR: reachable
 /// 和 [`reachable_lines`] 一样，只是网卡列表由调用者给出（测试用文档地址造一份）。
 pub fn reachable_lines_from(
     bound: SocketAddr,
@@ -132,6 +133,7 @@ pub fn reachable_lines_from(
     }
     lines
 }
+// ANCHOR_END: reachable
 
 /// fe80::/10：IPv6 链路本地地址。
 fn is_link_local(ip: &Ipv6Addr) -> bool {

@@ -240,6 +240,7 @@ async fn clients_explain_address_syntax_errors() {
             "本机没有叫 no-such-nic 的网卡",
         ),
     ];
+    let mut shown_in_the_book = Vec::new();
     for (path, name) in clients {
         for (addr, expected) in cases {
             let transcript = run_to_exit_in_background(path, name, &["--addr", addr], "").await;
@@ -248,8 +249,17 @@ async fn clients_explain_address_syntax_errors() {
                 transcript.contains(&line) && transcript.ends_with("[退出码 1]"),
                 "{name} --addr {addr} 应当说：{line}……\n实际：\n{transcript}"
             );
+            if name == "lab-tcp-client" {
+                shown_in_the_book.push(transcript);
+            }
         }
     }
+    // 第 5.2 节展示 lab-tcp-client 的说明；本机有哪些网卡因机器而异，遮住
+    assert_transcript_with_filters(
+        "address_errors",
+        &join_transcripts(&shown_in_the_book),
+        &[(r"本机的网卡有：[^\n]*", "本机的网卡有：[网卡列表]")],
+    );
 }
 
 /// 带网卡名的链路本地地址能读懂（不去连它：只检查它没有被当成写错的地址）。

@@ -1255,6 +1255,7 @@ fn ipv6_interfaces() -> Vec<(String, u32)> {
     found
 }
 
+// ANCHOR: answer_requests
 /// 一个发现套接字的收发循环：每收到一个合格的请求，就把此刻的房间信息回给发请求的人。
 /// 别的数据报一律不理，只说一句；说明的行数有上限（见 [`Quiet`]），谁也刷不了服务端的屏。
 async fn answer_requests(socket: UdpSocket, room: Arc<RoomInfo>, out: ConsoleOut) {
@@ -1317,6 +1318,7 @@ async fn answer_one(
         Err(why) => format!("不理 {from} 发来的数据报：{why}"),
     }
 }
+// ANCHOR_END: answer_requests
 
 /// 收发现数据报的缓冲区：一个 UDP 数据报最大 65,535 字节。
 const RECV_BUFFER: usize = 65_536;

@@ -12,7 +12,8 @@ pub struct InterfaceAddress {
     pub ip: IpAddr,
     /// 只对 IPv4 有：这个网段的广播地址，例如 192.0.2.255（IPv6 没有广播）
     pub broadcast: Option<Ipv4Addr>,
-    /// IPv6 链路本地地址（fe80::/10）要带上网卡编号（zone id）才能用；其他地址是 0
+    /// 网卡的编号（系统给每块网卡的序号，拿不到时是 0）。IPv6 链路本地地址（fe80::/10）
+    /// 和 ff02:: 组播要带上它（zone id）才知道走哪块网卡
     pub scope_id: u32,
 }
 
@@ -39,11 +40,15 @@ pub fn interface_addresses() -> std::io::Result<Vec<InterfaceAddress>> {
         .collect())
 }
 
-/// 一个 IPv4 地址所在网段的广播地址；网卡不能广播时是 None（例如回环网卡）。
+/// 一个 IPv4 地址所在网段的广播地址；不能广播时是 None（例如回环网卡）。
 ///
 /// Linux 上用 `ip addr add 192.0.2.2/24 dev eth0` 加地址而不写 `brd +` 时，内核照样把 192.0.2.255
 /// 当作广播地址，getifaddrs 报告的“广播地址”却是这个地址本身。这时由地址和子网掩码算出来。
 fn subnet_broadcast(v4: &if_addrs::Ifv4Addr) -> Option<Ipv4Addr> {
+    // 回环网卡不能广播。Windows 上 if-addrs 给每个 IPv4 地址都算出一个广播地址，回环地址也不例外
+    if v4.ip.is_loopback() {
+        return None;
+    }
     match v4.broadcast {
         Some(reported) if reported == v4.ip => {
             (v4.prefixlen <= 30).then(|| Ipv4Addr::from(u32::from(v4.ip) | !u32::from(v4.netmask)))

@@ -39,7 +39,9 @@ fn skip_unless_linux(why: &str) {
     if cfg!(target_os = "linux") {
         panic!("{why}");
     }
-    println!("跳过组播测试：这个系统不能在回环网卡上收发 IPv4 组播（{why}）");
+    // 直接写进标准错误：测试框架会收起 println!、eprintln! 的输出，学生就看不到为什么跳过了
+    let line = format!("跳过组播测试：这个系统不能在回环网卡上收发 IPv4 组播（{why}）\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
 #[tokio::test]

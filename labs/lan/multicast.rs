@@ -116,8 +116,12 @@ fn bind_shared(group: IpAddr, port: u16) -> Result<UdpSocket, String> {
     let open = || -> std::io::Result<UdpSocket> {
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
         // SO_REUSEADDR：同一台机器上的几个接收者可以绑定同一个端口，组播的数据报每人一份。
-        // Linux、Windows 上这一个选项就够了；macOS 上对组播也是这样处理的
+        // Linux、Windows 上这一个选项就够了
         socket.set_reuse_address(true)?;
+        // macOS（BSD 的规则）只在绑定的是组播地址时才这样放宽；我们绑的是 0.0.0.0，
+        // 所以还要 SO_REUSEPORT 才能让第二个接收者绑上同一个端口
+        #[cfg(target_os = "macos")]
+        socket.set_reuse_port(true)?;
         socket.bind(&local.into())?;
         Ok(socket.into())
     };

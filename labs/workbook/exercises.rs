@@ -363,7 +363,7 @@ pub const ALL: &[Exercise] = &[
                限时连接。连上了就返回 Ok((conn, candidate))；connect 出错，错误就是这一次的原因；\n\
                超时（timeout 返回 Err）时，原因是 connect_timed_out(per_address)。\n\
                失败了而后面还有地址时，用 eprintln!(\"{}\", attempt_failed(candidate, &err, 下一个地址)) 说一声，接着试；\n\
-               全部失败就返回 Err(最后一个错误)；一个地址也没有时返回 Err(no_candidates())。",
+               全部失败就返回 Err(最后一个错误)（一个地址也没有时，就是一开始准备好的 no_candidates()）。",
         points: 10,
         tests: &[
             (
@@ -378,7 +378,7 @@ pub const ALL: &[Exercise] = &[
             ),
             (
                 "dial_time_is_bounded",
-                "每个地址的等待有上限，整个过程很快结束",
+                "每个地址等满时限、不多不少；全都失败时报告最后一个地址的原因",
             ),
         ],
     },

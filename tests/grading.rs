@@ -692,3 +692,58 @@ fn forge() {
     assert_eq!(json["status"], "tampered", "{json}");
     assert_eq!(json["total"], 0.0);
 }
+
+/// 练习 5.1 的两种偷懒：每个地址只等 50 毫秒（不管 --connect-timeout 说了多少），
+/// 或者全都失败时报告第一个地址的错误而不是最后一个。两种都不能拿满分，丢的正是检查这件事的测试。
+#[cfg(unix)]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn shortcuts_in_exercise_5_1_lose_points() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("dial-shortcuts");
+    let clone = instructor_clone(&scratch);
+    let shortcuts = [
+        (
+            "impatient",
+            lab_with(
+                "labs/lan/dial.rs",
+                "timeout(per_address, TcpStream::connect(candidate))",
+                "timeout(Duration::from_millis(50), TcpStream::connect(candidate))",
+            ),
+            &["dial_skips_a_silent_address", "dial_time_is_bounded"][..],
+        ),
+        (
+            "first-error",
+            lab_with(
+                "labs/lan/dial.rs",
+                "        last_error = err;",
+                "        if i == 0 {\n            last_error = err;\n        }",
+            ),
+            &["dial_time_is_bounded"][..],
+        ),
+    ];
+    for (who, source, failing) in shortcuts {
+        let student = scratch.0.join(who);
+        fs::create_dir_all(&student).expect("作业文件夹");
+        fs::write(student.join("dial.rs"), source).expect("写练习");
+        let json = grade_json(&clone, &student, "dial");
+        let dial = &json["exercises"][0];
+        assert_eq!(dial["id"], "5.1", "{dial}");
+        let expected_passed = 5 - failing.len();
+        assert_eq!(
+            dial["tests_passed"], expected_passed,
+            "{who}：应当只丢掉 {failing:?}：{dial}"
+        );
+        let not_passed: Vec<&str> = dial["tests"]
+            .as_array()
+            .expect("每个测试的结果")
+            .iter()
+            .filter(|t| t["passed"] == false)
+            .filter_map(|t| t["name"].as_str()?.strip_prefix("ex_5_1_"))
+            .collect();
+        assert_eq!(
+            not_passed, failing,
+            "{who}：没通过的应当正是这些测试：{dial}"
+        );
+    }
+}

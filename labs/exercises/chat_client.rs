@@ -277,6 +277,8 @@ async fn discovery_targets(args: &Args) -> Vec<(SocketAddr, String)> {
 
 /// 一次最多列出这么多个聊天室。
 const MAX_ROOMS: usize = 50;
+/// 同一台机器（同一个来源 IP）最多列出这么多个聊天室。
+const MAX_ROOMS_PER_HOST: usize = 4;
 /// 收到的无效回答最多逐个说明这么多个，其余的只在最后说个总数。
 const MAX_NOTES: usize = 5;
 
@@ -332,7 +334,14 @@ async fn find_rooms(targets: &[(SocketAddr, String)], wait: Duration) -> Vec<Fou
                 // 同一个聊天室的回答可能收到好几份（例如同时收到广播和组播），只留一份。
                 // 但经两个地址回答的同一个聊天室（127.0.0.1 和 192.0.2.1）会列两次：
                 // 从外面看不出它们是同一个，而且两个地址都连得上
-                if !found.iter().any(|f| f.addr == addr) {
+                let same_host = found.iter().filter(|f| f.addr.ip() == addr.ip()).count();
+                if found.iter().any(|f| f.addr == addr) {
+                    // 已经有了
+                } else if same_host >= MAX_ROOMS_PER_HOST {
+                    // 一台机器用不同的端口号回答几十次，别的机器上真正的聊天室就挤不进列表了
+                    let why = format!("同一台机器最多列出 {MAX_ROOMS_PER_HOST} 个聊天室");
+                    note_invalid(&mut invalid, format!("不理 {from} 发来的回答：{why}"));
+                } else {
                     found.push(Found { addr, room });
                 }
             }

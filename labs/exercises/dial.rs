@@ -103,7 +103,7 @@ pub async fn connect_in_order(
     // 限时连接。连上了就返回 Ok((conn, candidate))；connect 出错，错误就是这一次的原因；
     // 超时（timeout 返回 Err）时，原因是 connect_timed_out(per_address)。
     // 失败了而后面还有地址时，用 eprintln!("{}", attempt_failed(candidate, &err, 下一个地址)) 说一声，接着试；
-    // 全部失败就返回 Err(最后一个错误)；一个地址也没有时返回 Err(no_candidates())。
+    // 全部失败就返回 Err(最后一个错误)（一个地址也没有时，就是一开始准备好的 no_candidates()）。
     todo!("练习 5.1：依次试每一个地址，每个地址限时")
 }
 

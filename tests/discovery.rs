@@ -149,6 +149,7 @@ async fn the_reply_counts_people_online() {
 /// 一大堆垃圾数据报也刷不了服务端的屏：说明的句数有上限。
 #[tokio::test]
 async fn the_server_ignores_bad_datagrams_and_keeps_answering() {
+    let started = std::time::Instant::now();
     let (mut server, chat, announce) = start_announcing(&["--room-name", "坚强"]).await;
     let socket = udp_socket().await;
     let mut oversize = b"SWB-CHAT 1 DISCOVER".to_vec();
@@ -197,10 +198,16 @@ async fn the_server_ignores_bad_datagrams_and_keeps_answering() {
         .lines()
         .filter(|line| line.starts_with("不理 ") || line.ends_with("在找聊天室，已回答"))
         .count();
-    // 每 10 秒最多 10 句；测试跑得再慢也不会超过两个 10 秒
+    // 每 10 秒最多 10 句（服务端的计时从它开始回答发现请求算起）。整个测试在 10 秒之内
+    // 结束时（几乎总是这样），全部说明都落在第一个 10 秒里，最多 10 句；机器慢得出奇时放宽到两个 10 秒
+    let limit = if started.elapsed() < std::time::Duration::from_secs(10) {
+        10
+    } else {
+        20
+    };
     assert!(
-        notes <= 20,
-        "108 个数据报说了 {notes} 句，应当有上限：\n{transcript}"
+        notes <= limit,
+        "108 个数据报说了 {notes} 句，应当最多 {limit} 句：\n{transcript}"
     );
 }
 

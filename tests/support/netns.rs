@@ -274,7 +274,8 @@ fn remove_stale_hosts() {
             else {
                 continue;
             };
-            if Path::new("/proc").join(pid.to_string()).exists() {
+            // 那个进程还在，而且和我们是同一个测试程序（编号可能已经被别的程序重新用上了）
+            if still_running_as_us(pid) {
                 continue;
             }
             // 那次测试留下的程序也许还在这台主机里运行：先结束它们
@@ -286,6 +287,15 @@ fn remove_stale_hosts() {
             remove_host(&name);
         }
     });
+}
+
+/// 编号为 `pid` 的进程还在运行，而且和本进程是同一个程序（/proc/PID/comm 相同）。
+fn still_running_as_us(pid: u32) -> bool {
+    let comm = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+    match (comm(&pid.to_string()), comm("self")) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => false,
+    }
 }
 
 /// 运行一条命令（最多等 [`WAIT`]），成功时返回它的标准输出，失败时返回一行原因。

@@ -508,8 +508,16 @@ async fn forward(
             .await
             .map_err(|err| format!("向{target}发送失败：{}", cause(&err)))
     };
-    // 哪一边先出错就立刻结束；都正常时，读的一边读到结尾，写的一边写完队列里的数据再结束
-    tokio::try_join!(reading, writing).map(|((), ended)| ended)
+    // 写的一边说了算：正常时读的一边先读到结尾，写的一边再写完队列里的数据、转过去 FIN；
+    // 写的一边先结束（出错，或者到了重置的上限）就不再等读的一边，它可能还在等对方的数据
+    tokio::pin!(writing);
+    tokio::select! {
+        read = reading => {
+            read?;
+            writing.await
+        }
+        ended = &mut writing => ended,
+    }
 }
 
 // ANCHOR: read_side

@@ -314,6 +314,7 @@ async fn one_mib_survives_delay_splits_and_tcp_loss() {
     .await;
     link.expect_line("连接 #1 结束：客户端→服务端 1048576 字节，服务端→客户端 1048576 字节")
         .await;
+    assert_transcript("bad_link_tcp_loss", &link.transcript());
 }
 
 /// `--rate`：400,000 字节在每秒 400,000 字节的链路上至少要走 1 秒（只检查下限）。

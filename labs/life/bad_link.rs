@@ -122,7 +122,7 @@ const TCP_CHUNK: usize = 16 * 1024;
 /// `--merge` 一次最多攒这么多字节。
 const MERGE_LIMIT: usize = 64 * 1024;
 /// UDP 每个方向最多排队这么多个数据报；满了就丢掉新来的，路由器也是这么做的。
-const UDP_QUEUE: usize = 256;
+const UDP_QUEUE: usize = 64;
 /// UDP 最多同时服务这么多个客户端（每个客户端占一个通向服务端的套接字）。
 const MAX_CLIENTS: usize = 256;
 /// 连接真正的服务端最多等几秒。
@@ -765,11 +765,6 @@ where
     });
 }
 
-/// 一个客户端：它的编号，以及它→服务端这个方向。
-struct Client {
-    up: Link,
-}
-
 // ANCHOR: run_udp
 async fn run_udp(addr: &str, to: SocketAddr, faults: Faults) -> Result<(), String> {
     let socket = UdpSocket::bind(addr)
@@ -785,7 +780,7 @@ async fn run_udp(addr: &str, to: SocketAddr, faults: Faults) -> Result<(), Strin
     let socket = Arc::new(socket);
     let first_datagram = Arc::new(OnceLock::new());
     // 每个客户端一个通向服务端的套接字：服务端的回复从哪个套接字回来，就知道该交给谁
-    let mut clients: HashMap<SocketAddr, Client> = HashMap::new();
+    let mut clients: HashMap<SocketAddr, Link> = HashMap::new(); // 客户端 → 它往服务端的方向
     let mut full_noted = false;
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -812,21 +807,22 @@ async fn run_udp(addr: &str, to: SocketAddr, faults: Faults) -> Result<(), Strin
             }
             let number = clients.len() as u64 + 1;
             match new_client(number, from, to, &socket, faults, &first_datagram).await {
-                Ok(client) => clients.insert(from, client),
+                Ok(up) => clients.insert(from, up),
                 Err(message) => {
                     println!("{message}");
                     continue;
                 }
             };
         }
-        if let Some(client) = clients.get_mut(&from) {
-            client.up.pass(&buf[..n]);
+        if let Some(up) = clients.get_mut(&from) {
+            up.pass(&buf[..n]);
         }
     }
 }
 // ANCHOR_END: run_udp
 
-/// 为一个新客户端开一个通向服务端的套接字，再开两个发送任务和一个接收回复的任务。
+/// 为一个新客户端开一个通向服务端的套接字，再开两个发送任务和一个接收回复的任务；
+/// 返回“这个客户端→服务端”这个方向，主循环把这个客户端的数据报交给它。
 async fn new_client(
     number: u64,
     from: SocketAddr,
@@ -834,7 +830,7 @@ async fn new_client(
     socket: &Arc<UdpSocket>,
     faults: Faults,
     first_datagram: &Arc<OnceLock<Instant>>,
-) -> Result<Client, String> {
+) -> Result<Link, String> {
     let any: SocketAddr = if to.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -876,9 +872,7 @@ async fn new_client(
         async move { sender.send_to(&bytes, from).await }
     });
     tokio::spawn(replies(upstream, link(DOWN, "←", down_queue)));
-    Ok(Client {
-        up: link(UP, "→", up_queue),
-    })
+    Ok(link(UP, "→", up_queue))
 }
 
 /// 收服务端发回的数据报，交给“服务端→客户端”这个方向去抽签。

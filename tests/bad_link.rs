@@ -464,3 +464,94 @@ fn bad_arguments_are_explained() {
     }
     assert_transcript("bad_link_bad_arguments", &join_transcripts(&runs));
 }
+
+// ---------------------------------------------------------------- 真的丢包：两台主机之间
+
+#[allow(dead_code)] // 这里只用到搭局域网和设防火墙的部分
+#[path = "support/netns.rs"]
+mod netns;
+
+/// 告诉子进程（在主机 B 里运行的测试程序自己）去连哪里。
+const LOSSY_CLIENT: &str = "SOCKET_WORKBOOK_LOSSY_CLIENT";
+/// 子进程收完回声后打印的一行（后面跟着主机 B 一共重传了多少个 TCP 报文段）。
+const LOSSY_DONE: &str = "1 MiB 的回声完整无误，主机 B 重传的 TCP 报文段：";
+
+/// 坏链路只能在 TCP 之上做手脚。这里把包丢在 TCP 底下：主机 A 的防火墙随机丢掉 10% 发进来的包
+/// （`numgen random mod 100 < 10 drop`），主机 B 发 1 MiB 给主机 A 上的回声服务端。
+/// TCP 重传丢掉的报文段，回声照样一字不差；主机 B 的重传计数证明确实丢过包。不检查用了多久。
+/// 需要 root、ip 和 nft，不满足时打印一行原因、直接通过（见 tests/support/netns.rs）。
+#[tokio::test]
+async fn real_loss_under_tcp_is_repaired_by_retransmission() {
+    let lan = match netns::Lan::new() {
+        Ok(lan) => lan,
+        Err(reason) => return netns::skip(&reason),
+    };
+    if let Err(reason) = lan.nft_available() {
+        return netns::skip_firewall(&reason);
+    }
+    lan.nft_on_a(
+        "add table inet lossy; \
+         add chain inet lossy input { type filter hook input priority 0; policy accept; }; \
+         add rule inet lossy input tcp dport 20000 numgen random mod 100 < 10 drop",
+    );
+    let server_path = Path::new(env!("CARGO_BIN_EXE_lab-tcp-server"));
+    let mut server = lan.start_on_a(server_path, "lab-tcp-server", &["--addr", "0.0.0.0:20000"]);
+    server
+        .wait_for_line(|line| line.starts_with("正在监听"))
+        .await;
+    let job = format!("{LOSSY_CLIENT}={}:20000", netns::A_V4);
+    let mut prefix = lan.on_b().to_vec();
+    prefix.extend(["env", job.as_str()]);
+    let helper = std::env::current_exe().expect("测试程序的路径");
+    let args = ["lossy_client_helper", "--exact", "--ignored", "--nocapture"];
+    let mut client = Program::start_with_prefix(&prefix, &helper, "主机 B 上的客户端", &args);
+    let done = client
+        .wait_for_line(|line| line.starts_with(LOSSY_DONE))
+        .await;
+    let retransmitted: u64 = done[LOSSY_DONE.len()..].trim().parse().expect("重传计数");
+    assert!(
+        retransmitted > 0,
+        "丢了 10% 的包，主机 B 应当重传过：{done}"
+    );
+}
+
+/// 不是独立的测试：上面的测试在主机 B 里再启动一次测试程序，让它扮演客户端。
+/// 平常运行时（没有设置环境变量）它什么也不做。
+#[test]
+#[ignore = "由 real_loss_under_tcp_is_repaired_by_retransmission 在主机 B 里运行"]
+fn lossy_client_helper() {
+    use std::io::{Read, Write};
+    let Ok(addr) = std::env::var(LOSSY_CLIENT) else {
+        return;
+    };
+    let addr: SocketAddr = addr.parse().expect("地址");
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, WAIT).expect("连接主机 A");
+    conn.set_read_timeout(Some(WAIT)).expect("设置读取时限");
+    let data: Vec<u8> = (0..1024 * 1024).map(|i: u32| (i % 251) as u8).collect();
+    let mut writer = conn.try_clone().expect("复制套接字");
+    let sending = data.clone();
+    let writing = std::thread::spawn(move || {
+        writer.write_all(&sending).expect("发送 1 MiB");
+        writer.shutdown(std::net::Shutdown::Write).expect("半关闭");
+    });
+    let mut echo = Vec::new();
+    conn.read_to_end(&mut echo).expect("读回声");
+    writing.join().expect("发送的线程");
+    same_bytes(&echo, &data, "丢包之后的回声和发出的不一样");
+    println!("{LOSSY_DONE}{}", tcp_retransmissions());
+}
+
+/// 这台主机（网络命名空间）的 TCP 一共重传了多少个报文段：/proc/net/snmp 里 Tcp 那两行的 RetransSegs。
+fn tcp_retransmissions() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").expect("读 /proc/net/snmp");
+    let tcp: Vec<Vec<&str>> = snmp
+        .lines()
+        .filter(|line| line.starts_with("Tcp:"))
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    let column = tcp[0]
+        .iter()
+        .position(|name| *name == "RetransSegs")
+        .expect("RetransSegs 一列");
+    tcp[1][column].parse().expect("重传计数是数字")
+}

@@ -63,7 +63,7 @@ struct Args {
     #[arg(long, default_value_t = 0, value_name = "毫秒", value_parser = parse_millis)]
     jitter: u64,
 
-    /// 丢包率（0 到 100）。UDP：数据报真的丢掉；TCP：按一次重传等待处理（见书 6.1 节）
+    /// 丢包率（0 到 100，TCP 最多 99）。UDP：数据报真的丢掉；TCP：按一次重传等待处理（见书 6.1 节）
     #[arg(long, default_value_t = 0, value_name = "百分比", value_parser = parse_percent)]
     loss: u8,
 

@@ -505,10 +505,18 @@ async fn real_loss_under_tcp_is_repaired_by_retransmission() {
     let helper = std::env::current_exe().expect("测试程序的路径");
     let args = ["lossy_client_helper", "--exact", "--ignored", "--nocapture"];
     let mut client = Program::start_with_prefix(&prefix, &helper, "主机 B 上的客户端", &args);
-    let done = client
-        .wait_for_line(|line| line.starts_with(LOSSY_DONE))
-        .await;
-    let retransmitted: u64 = done[LOSSY_DONE.len()..].trim().parse().expect("重传计数");
+    client.wait_exit().await;
+    let transcript = client.transcript();
+    let Some(done) = transcript
+        .lines()
+        .find_map(|line| line.strip_prefix(LOSSY_DONE))
+    else {
+        let end = server
+            .wait_for_line(|line| line.contains("已关闭连接") || line.contains("失败"))
+            .await;
+        panic!("主机 B 上的客户端没有收完回声。\n服务端说：{end}\n客户端的记录：\n{transcript}");
+    };
+    let retransmitted: u64 = done.trim().parse().expect("重传计数");
     assert!(
         retransmitted > 0,
         "丢了 10% 的包，主机 B 应当重传过：{done}"

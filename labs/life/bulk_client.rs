@@ -17,8 +17,8 @@
 //! cargo run --bin lab-bulk-client -- --buffer 4096 --together    # 一边写一边读：传完
 //! ```
 //!
-//! 不用本程序也能看到同样的卡死：`head -c 10000000 /dev/zero | nc 127.0.0.1 20000 > /dev/null`
-//! 不会卡住（nc 本来就一边写一边读），而先写完再读的程序都会。
+//! 对照：`head -c 10000000 /dev/zero | nc -N 127.0.0.1 20000 | wc -c` 数出全部 10000000 字节，不会卡住：
+//! nc 本来就一边写一边读（`-N` 是 OpenBSD 版 nc 的选项，输入结束时关闭写的方向）。
 
 use std::io;
 use std::net::SocketAddr;

@@ -139,9 +139,11 @@ fn pattern(offset: usize, len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn a_slow_reader_gets_every_byte_back() {
     let (mut server, addr) = start_server(server(), SERVER, &[]).await;
-    // 客户端的接收缓冲区设得很小，回声很快就堵在服务端那边
+    // 客户端的收发缓冲区都设得很小，回声很快就堵在服务端那边（本机回环上服务端那边的缓冲区
+    // 仍然有好几 MiB，所以要发到服务端说它暂停为止，通常是 3 MiB 左右）
     let socket = tokio::net::TcpSocket::new_v4().expect("新建套接字");
     socket.set_recv_buffer_size(4096).expect("设置接收缓冲区");
+    socket.set_send_buffer_size(4096).expect("设置发送缓冲区");
     let stream = timeout(WAIT, socket.connect(addr))
         .await
         .expect("连接超时")
@@ -257,4 +259,252 @@ fn server_reports_port_in_use() {
     let addr = taken.local_addr().expect("本地地址").to_string();
     let transcript = run_to_exit(server(), SERVER, &["--addr", &addr], "");
     assert_transcript("readiness_port_in_use", &transcript);
+}
+
+// ---------------------------------------------------------------- strace（只在 Linux 上）
+
+/// strace 记录的系统调用：等事件、登记、接受连接、收、发、写标准输出、关闭。
+#[cfg(target_os = "linux")]
+const TRACED: &str = "trace=epoll_wait,epoll_ctl,accept4,recvfrom,sendto,read,write,close";
+
+/// 在 strace 下运行 lab-poll-echo，一个客户端一步一步地收发，记下服务端发出的系统调用。
+/// 书里逐行解读这份记录。
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn strace_shows_the_event_loop() {
+    let Some(trace) = trace_one_client(server(), SERVER).await else {
+        return;
+    };
+    assert_transcript("readiness_strace_poll_echo", &trace);
+}
+
+/// 没有 strace 或者不许跟踪时跳过（打印一行原因）；CI 设置了 SOCKET_WORKBOOK_REQUIRE_LAN，
+/// 那里必须真的运行。
+#[cfg(target_os = "linux")]
+fn strace_usable() -> bool {
+    let works = std::process::Command::new("strace")
+        .args(["-f", "-o", "/dev/null", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let reason = match works {
+        Ok(status) if status.success() => return true,
+        Ok(_) => "strace 不能跟踪进程（容器里可能不许 ptrace）",
+        Err(_) => "没有找到 strace（Debian/Ubuntu：apt install strace）",
+    };
+    let line = format!("跳过 strace 的测试：{reason}");
+    if std::env::var_os("SOCKET_WORKBOOK_REQUIRE_LAN").is_some() {
+        panic!("{line}（设置了 SOCKET_WORKBOOK_REQUIRE_LAN：这里不许跳过）");
+    }
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+    false
+}
+
+/// 测试结束（或者失败）时结束被跟踪的服务端：只结束 strace 的话，它会脱离跟踪继续运行。
+#[cfg(target_os = "linux")]
+struct KillOnDrop(u32);
+
+#[cfg(target_os = "linux")]
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill 只是发一个信号，参数都是普通整数
+        unsafe {
+            libc::kill(self.0 as libc::pid_t, libc::SIGKILL);
+        }
+    }
+}
+
+/// strace 启动的那个进程（被跟踪的服务端）。
+#[cfg(target_os = "linux")]
+fn traced_child(strace_pid: u32) -> u32 {
+    let children =
+        std::fs::read_to_string(format!("/proc/{strace_pid}/task/{strace_pid}/children"))
+            .expect("读 /proc/PID/task/PID/children");
+    children
+        .split_whitespace()
+        .next()
+        .and_then(|pid| pid.parse().ok())
+        .expect("strace 应当已经启动了服务端")
+}
+
+/// 等服务端的每个线程都停在“等待”里（epoll_wait 或者 futex）：它处理完了手上的事。
+/// 下一步只能在这之后做，否则两步会在记录里交错，记录就每次都不一样了。
+#[cfg(target_os = "linux")]
+async fn wait_until_idle(pid: u32) {
+    let idle = || {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            let wchan = std::fs::read_to_string(task.path().join("wchan")).unwrap_or_default();
+            wchan.contains("epoll") || wchan.contains("futex")
+        })
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !idle() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "等了 {WAIT_SECS} 秒，服务端还没有回到等待状态"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// 在 strace 下启动 `path`，一个客户端：连上、发两行（每行都等回声）、关闭。
+/// 返回整理过的记录；strace 用不了时返回 None（已经打印了原因）。
+#[cfg(target_os = "linux")]
+async fn trace_one_client(path: &Path, name: &str) -> Option<String> {
+    if !strace_usable() {
+        return None;
+    }
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("swb-strace-{}-{n}.txt", std::process::id()));
+    let file_arg = file.to_string_lossy().into_owned();
+    let prefix = ["strace", "-f", "-s", "256", "-o", &file_arg, "-e", TRACED];
+    let mut strace = Program::start_with_prefix(&prefix, path, name, &["--addr", "127.0.0.1:0"]);
+    let first = strace.next_line().await;
+    let addr = find_address(&first).expect("第一行写出监听的地址");
+    let pid = traced_child(strace.pid());
+    let _guard = KillOnDrop(pid);
+    wait_until_idle(pid).await;
+
+    let mut client = connect(addr).await;
+    let me = client.local_addr().expect("本地地址");
+    strace.expect_line(&format!("新连接：{me}")).await;
+    wait_until_idle(pid).await;
+    for message in ["hello", "你好，世界"] {
+        echo_round_trip(&mut client, message.as_bytes()).await;
+        strace
+            .expect_line(&format!("收到client端发来的数据： {message}"))
+            .await;
+        wait_until_idle(pid).await;
+    }
+    drop(client);
+    strace.expect_line(&format!("客户端 {me} 已关闭连接")).await;
+    wait_until_idle(pid).await;
+    drop(_guard); // 结束服务端，strace 随之退出，把记录写完
+    strace.wait_exit().await;
+    let raw = std::fs::read_to_string(&file).expect("读 strace 的记录");
+    let _ = std::fs::remove_file(&file);
+    let command = format!("$ strace -f -e {TRACED} {name} --addr 127.0.0.1:0");
+    Some(format!("{command}\n{}", tidy_trace(&raw)))
+}
+
+/// 把 strace 的原始记录整理成每次都一样的样子：
+/// 只留服务端准备好（第一次 epoll_ctl 登记监听套接字）之后、关闭那个连接为止的行；
+/// 进程号去掉；文件描述符换成它的角色（[epoll]、[listener]、[conn]）；端口、指针遮住；
+/// 字符串里的字节按 UTF-8 显示，太长的截短；连续相同的行只留一行。
+#[cfg(target_os = "linux")]
+fn tidy_trace(raw: &str) -> String {
+    use regex::Regex;
+    let pid = Regex::new(r"^\d+ +").unwrap();
+    let lines: Vec<String> = raw
+        .lines()
+        .map(|line| pid.replace(line, "").into_owned())
+        .collect();
+    let start = lines
+        .iter()
+        .position(|line| line.starts_with("epoll_ctl("))
+        .expect("记录里应当有登记监听套接字的 epoll_ctl");
+    // 角色：第一次 epoll_ctl 的第 1 个参数是 epoll，第 3 个是监听套接字；accept4 返回的是连接
+    let ctl = Regex::new(r"^epoll_ctl\((\d+), EPOLL_CTL_ADD, (\d+),").unwrap();
+    let caps = ctl.captures(&lines[start]).expect("epoll_ctl 的格式");
+    let mut roles = vec![
+        (caps[1].to_string(), "[epoll]"),
+        (caps[2].to_string(), "[listener]"),
+    ];
+    let accepted = Regex::new(r"^accept4\(.* = (\d+)$").unwrap();
+    if let Some(fd) = lines.iter().find_map(|line| accepted.captures(line)) {
+        roles.push((fd[1].to_string(), "[conn]"));
+    }
+    let conn_fd = roles.get(2).map(|(fd, _)| fd.clone()).unwrap_or_default();
+    let end = lines
+        .iter()
+        .skip(start)
+        .position(|line| {
+            line == &format!("close({conn_fd}) = 0")
+                || line.starts_with(&format!("close({conn_fd})"))
+        })
+        .map(|i| start + i)
+        .expect("记录里应当有关闭连接的 close");
+
+    let fd_first = Regex::new(r"^(\w+)\((\d+)").unwrap();
+    let fd_ctl = Regex::new(r"(EPOLL_CTL_\w+), (\d+)").unwrap();
+    let fd_ret = Regex::new(r"^(accept4\(.*= )(\d+)$").unwrap();
+    let port = Regex::new(r"htons\(\d+\)").unwrap();
+    let pointer = Regex::new(r"0x[0-9a-f]+").unwrap();
+    let padding = Regex::new(r"\) +=( |$)").unwrap();
+    let string = Regex::new(r#""((?:[^"\\]|\\.)*)"(\.\.\.)?"#).unwrap();
+    let role = |fd: &str| {
+        roles
+            .iter()
+            .find(|(known, _)| known == fd)
+            .map_or(fd.to_string(), |(_, name)| name.to_string())
+    };
+    let mut tidy: Vec<String> = Vec::new();
+    for line in &lines[start..=end] {
+        let line = fd_first.replace(line, |c: &regex::Captures| {
+            format!("{}({}", &c[1], role(&c[2]))
+        });
+        let line = fd_ctl.replace(&line, |c: &regex::Captures| {
+            format!("{}, {}", &c[1], role(&c[2]))
+        });
+        let line = fd_ret.replace(&line, |c: &regex::Captures| {
+            format!("{}{}", &c[1], role(&c[2]))
+        });
+        let line = port.replace_all(&line, "htons([PORT])");
+        let line = pointer.replace_all(&line, "0x[ADDR]");
+        // strace 用空格把返回值对齐到某一列，列的位置和原来的数字有多长有关
+        let line = padding.replace(&line, ") = ");
+        let line = string.replace_all(&line, |c: &regex::Captures| shown_string(&c[1]));
+        let line = line.into_owned();
+        if tidy.last() != Some(&line) {
+            tidy.push(line);
+        }
+    }
+    tidy.join("\n")
+}
+
+/// strace 的字符串（\346 这样的八进制转义）还原成字节，按 UTF-8 显示；超过 40 个字符的截短。
+#[cfg(target_os = "linux")]
+fn shown_string(escaped: &str) -> String {
+    let mut bytes = Vec::new();
+    let mut chars = escaped.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut utf8 = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some('n') => bytes.push(b'\n'),
+            Some('t') => bytes.push(b'\t'),
+            Some('r') => bytes.push(b'\r'),
+            Some(d @ '0'..='7') => {
+                // 最多三位八进制数字：\232127 是字节 0o232 后面跟着字符 127
+                let mut value = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    let Some(next) = chars.peek().and_then(|c| c.to_digit(8)) else {
+                        break;
+                    };
+                    value = value * 8 + next;
+                    chars.next();
+                }
+                bytes.push(value as u8);
+            }
+            Some(other) => {
+                let mut utf8 = [0u8; 4];
+                bytes.extend_from_slice(other.encode_utf8(&mut utf8).as_bytes());
+            }
+            None => {}
+        }
+    }
+    let text = shown(&bytes);
+    if text.chars().count() > 40 {
+        format!("\"{}\"...", text.chars().take(40).collect::<String>())
+    } else {
+        format!("\"{text}\"")
+    }
 }

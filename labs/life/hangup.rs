@@ -300,9 +300,11 @@ async fn time_wait(addr: &str) -> Result<(), String> {
 /// 在一个监听器（`reuse`：设不设 SO_REUSEADDR）上建立一个连接，服务端先关闭，客户端随后关闭，
 /// 再关掉监听器。返回监听器用过的地址：那个端口上现在只剩一个 TIME_WAIT 状态的连接。
 async fn leave_time_wait(addr: &str, reuse: bool) -> Result<SocketAddr, String> {
-    let wanted: SocketAddr = addr
+    let given: SocketAddr = addr
         .parse()
         .map_err(|_| format!("{addr} 不是 IP:端口 的格式，例如 127.0.0.1:0"))?;
+    // 每一轮都要一个没有 TIME_WAIT 的新端口，所以只用 --addr 的 IP，端口总是让系统挑
+    let wanted = SocketAddr::new(given.ip(), 0);
     let listener = listen(wanted, reuse).map_err(|e| bind_failed(addr, &e))?;
     let used = listener.local_addr().map_err(|e| cause(&e))?;
     let mut client = TcpStream::connect(used).await.map_err(|e| cause(&e))?;

@@ -138,6 +138,36 @@ async fn a_normal_close_is_read_as_eof() {
     assert!(read_once(&mut server).await.expect("再读").is_empty());
 }
 
+/// 对方关闭以后：第一次 write 照样成功（内核分不出关闭和半关闭），对方的内核回 RST，
+/// 之后的 write 出错。
+#[tokio::test]
+async fn writing_to_a_closed_peer_succeeds_first_then_fails() {
+    let (client, mut server) = pair().await;
+    drop(client);
+    assert!(read_once(&mut server).await.expect("读到结尾").is_empty());
+    let n = server.write(b"bye").await.expect("第一次 write 照样成功");
+    assert_eq!(n, 3);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let err = loop {
+        match tokio::time::timeout_at(deadline, server.write(b"bye")).await {
+            Ok(Ok(_)) => tokio::task::yield_now().await,
+            Ok(Err(err)) => break err,
+            Err(_) => panic!("写了 {} 秒，write 还没有出错", WAIT.as_secs()),
+        }
+    };
+    // Linux 上是 EPIPE（RST 到达时连接在 CLOSE_WAIT）；别的系统也可能说连接被重置或中止
+    let expected: &[ErrorKind] = if cfg!(target_os = "linux") {
+        &[ErrorKind::BrokenPipe]
+    } else {
+        &[
+            ErrorKind::BrokenPipe,
+            ErrorKind::ConnectionReset,
+            ErrorKind::ConnectionAborted,
+        ]
+    };
+    assert!(expected.contains(&err.kind()), "{err}");
+}
+
 /// 半关闭：对方读到 Ok(0) 以后还能回答，先关闭写方向的一方照样读得到。
 #[tokio::test]
 async fn after_a_half_close_the_reply_still_arrives() {
@@ -228,32 +258,33 @@ fn listen(addr: SocketAddr, reuse: bool) -> std::io::Result<std::net::TcpListene
 }
 
 /// 服务端先关闭、客户端随后关闭，再关掉监听器：监听的端口上只剩一个 TIME_WAIT 连接。
-/// 返回那个端口的地址。
+/// 返回（监听过的地址，客户端的地址）。
 #[cfg(target_os = "linux")]
-fn leave_time_wait(reuse: bool) -> SocketAddr {
+fn leave_time_wait(reuse: bool) -> (SocketAddr, SocketAddr) {
     use std::io::Read;
     let listener = listen("127.0.0.1:0".parse().expect("地址"), reuse).expect("监听");
     let addr = listener.local_addr().expect("本地地址");
     let mut client = std::net::TcpStream::connect(addr).expect("连接");
+    let client_addr = client.local_addr().expect("客户端地址");
     let (server, _) = listener.accept().expect("accept");
     drop(server);
     client.set_read_timeout(Some(WAIT)).expect("读取时限");
     assert_eq!(client.read(&mut [0u8; 8]).expect("读到结尾"), 0);
     drop(client);
     drop(listener);
-    addr
+    (addr, client_addr)
 }
 
 /// Linux 上的 TIME_WAIT 和 SO_REUSEADDR：新监听器不设它就失败；设了，还要旧的监听器也设过才成功。
 #[cfg(target_os = "linux")]
 #[test]
 fn time_wait_needs_reuseaddr_on_both_listeners_on_linux() {
-    let port = leave_time_wait(true);
+    let (port, _) = leave_time_wait(true);
     let err = listen(port, false).expect_err("TIME_WAIT 还在，不设 SO_REUSEADDR 应当失败");
     assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
     listen(port, true).expect("两边都设了 SO_REUSEADDR，应当成功");
 
-    let port = leave_time_wait(false);
+    let (port, _) = leave_time_wait(false);
     for reuse in [false, true] {
         let err = listen(port, reuse).expect_err("旧监听器没设 SO_REUSEADDR，应当失败");
         assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
@@ -291,15 +322,25 @@ fn ss_available() -> bool {
     found
 }
 
-/// 命令行里过滤用的端口每次都不同，换成 `[PORT]`。
+/// 和快照比对 ss 的记录：服务端的端口换成 `[服务端]`，客户端的端口换成 `[客户端]`，
+/// 读者一眼看出哪一行是哪一头。
 #[cfg(target_os = "linux")]
-const SS_PORT: &[(&str, &str)] = &[(r"(sport|dport) = :[0-9]+", "$1 = :[PORT]")];
+fn assert_ss_transcript(name: &str, transcript: &str, server: SocketAddr, client: SocketAddr) {
+    let server_port = format!(r":{}\b", server.port());
+    let client_port = format!(r":{}\b", client.port());
+    let filters = [
+        (server_port.as_str(), ":[服务端]"),
+        (client_port.as_str(), ":[客户端]"),
+    ];
+    assert_transcript_with_filters(name, transcript, &filters);
+}
 
-/// 运行 `ss -tan`，只看端口 `port` 上的连接。表头之后的各行排好序（ss 按哈希表的顺序列出），
-/// 每行去掉行尾的空格。返回（命令行，输出）。
+/// 运行 `ss -tan`，只看端口 `a` 和端口 `b` 之间的那个连接（两个方向各一行）。只按一个端口过滤不够：
+/// 端口号会被别的连接重新用上，之前用过它的连接也许还在 TIME-WAIT 里。
+/// 表头之后的各行排好序（ss 按哈希表的顺序列出），每行去掉行尾的空格。返回（命令行，输出）。
 #[cfg(target_os = "linux")]
-fn ss(port: u16) -> (String, String) {
-    let filter = format!("( sport = :{port} or dport = :{port} )");
+fn ss(a: u16, b: u16) -> (String, String) {
+    let filter = format!("( sport = :{a} and dport = :{b} ) or ( sport = :{b} and dport = :{a} )");
     let output = std::process::Command::new("ss")
         .args(["-tan", &filter])
         .output()
@@ -323,10 +364,10 @@ fn ss(port: u16) -> (String, String) {
 /// 一直运行 ss，直到输出满足 `done`（每 20 毫秒看一次，最多看 [`WAIT`]）。内核改变连接状态
 /// 不会通知别的进程，只好反复看；在回环地址上通常第一次就对了。
 #[cfg(target_os = "linux")]
-fn ss_until(port: u16, done: impl Fn(&str) -> bool) -> String {
+fn ss_until(a: SocketAddr, b: SocketAddr, done: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let (command, output) = ss(port);
+        let (command, output) = ss(a.port(), b.port());
         if done(&output) {
             return format!("{command}\n{output}");
         }
@@ -346,9 +387,9 @@ fn ss_shows_time_wait_on_the_side_that_closed_first() {
     if !ss_available() {
         return;
     }
-    let addr = leave_time_wait(true);
+    let (addr, client_addr) = leave_time_wait(true);
     let port = addr.port();
-    let transcript = ss_until(port, |out| {
+    let transcript = ss_until(addr, client_addr, |out| {
         out.lines().count() == 2 && out.contains("TIME-WAIT")
     });
     let local = format!("127.0.0.1:{port} ");
@@ -357,7 +398,7 @@ fn ss_shows_time_wait_on_the_side_that_closed_first() {
         row.starts_with("TIME-WAIT") && row.contains(&local),
         "TIME-WAIT 应当在服务端（本地端口 {port}）这一头：\n{transcript}"
     );
-    assert_transcript_with_filters("ending_ss_time_wait", &transcript, SS_PORT);
+    assert_ss_transcript("ending_ss_time_wait", &transcript, addr, client_addr);
 }
 
 /// 半关闭：先 shutdown 写方向的一方在 FIN-WAIT-2，读到 Ok(0) 还没关闭的一方在 CLOSE-WAIT。
@@ -374,8 +415,9 @@ async fn ss_shows_fin_wait_2_and_close_wait_during_a_half_close() {
     client.shutdown().await.expect("shutdown(Write)");
     assert!(read_once(&mut server).await.expect("读").is_empty());
     let port = addr.port();
+    let client_addr = client.local_addr().expect("客户端地址");
     let transcript = tokio::task::spawn_blocking(move || {
-        ss_until(port, |out| {
+        ss_until(addr, client_addr, |out| {
             out.lines().count() == 3 && out.contains("FIN-WAIT-2") && out.contains("CLOSE-WAIT")
         })
     })
@@ -390,7 +432,7 @@ async fn ss_shows_fin_wait_2_and_close_wait_during_a_half_close() {
         close_wait.contains(&local),
         "CLOSE-WAIT 应当在服务端这一头：\n{transcript}"
     );
-    assert_transcript_with_filters("ending_ss_half_close", &transcript, SS_PORT);
+    assert_ss_transcript("ending_ss_half_close", &transcript, addr, client_addr);
     drop((client, server));
 }
 

@@ -120,6 +120,10 @@ async fn fin(addr: &str) -> Result<(), String> {
     show_read(&mut server, "服务端").await?; // hello
     show_read(&mut server, "服务端").await?; // Ok(0)
     show_read(&mut server, "服务端").await?; // 再读还是 Ok(0)：结尾不会消失
+    // FIN 只说“我不再发了”：服务端的内核分不出对方是关闭了还是半关闭，照样收下要写的数据
+    show_write(&mut server, "服务端", "bye").await?;
+    // 数据到了一个已经关闭的套接字，对方的内核回 RST；这之后再写就出错了
+    write_until_error(&mut server, "服务端").await?;
     Ok(())
 }
 // ANCHOR_END: fin
@@ -376,6 +380,26 @@ async fn show_write(conn: &mut TcpStream, who: &str, text: &str) -> Result<(), S
     Ok(())
 }
 // ANCHOR_END: show_read
+
+/// 一直写，直到出错为止（最多等 WAIT），说出是什么错误。对方的 RST 什么时候到达，
+/// 由调度决定，所以前面成功了几次不打印，只打印第一个错误。
+async fn write_until_error(conn: &mut TcpStream, who: &str) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let result = tokio::time::timeout_at(deadline, conn.write(b"bye"))
+            .await
+            .map_err(|_| format!("写了 {WAIT:?}，{who}的 write 还没有出错"))?;
+        if let Err(err) = result {
+            println!(
+                "{who}：对方的内核回了 RST，再写 → 出错 {:?}：{}",
+                err.kind(),
+                cause(&err)
+            );
+            return Ok(());
+        }
+        tokio::task::yield_now().await; // RST 还没到：让出一下，再写
+    }
+}
 
 /// 发送一段文字并说出来。
 async fn send(conn: &mut TcpStream, who: &str, text: &str) -> Result<(), String> {

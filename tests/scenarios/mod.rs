@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod lan;
+pub mod liveness;
 pub mod tcp;
 pub mod udp;
 

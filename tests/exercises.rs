@@ -17,7 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scenarios::{chat, lan, liveness, tcp, udp};
+use scenarios::{chat, deadlock, lan, liveness, tcp, udp};
 
 /// 每个练习测试的总时限（每一步另有 support::WAIT 的时限）。
 const LIMIT: Duration = Duration::from_secs(60);
@@ -371,6 +371,61 @@ async fn ex_5_1_dial_reports_when_all_fail() {
 #[ignore = "练习测试：cargo run --bin workbook -- check dial"]
 async fn ex_5_1_dial_time_is_bounded() {
     within_limit(lan::dial_time_is_bounded(&exercise("ex-dial"))).await;
+}
+
+// ---- 练习 6.2：一边写一边读（bulk_client 的 send_and_receive_together）----
+//
+// 回声服务端用实验本身（缓冲区用 --buffer 改小）：这个练习只评客户端。
+
+fn echo_server() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_lab-tcp-server"))
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_transcript() {
+    within_limit(deadlock::together_transcript(
+        &exercise("ex-bulk-client"),
+        echo_server(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_echoes_1_mib_intact() {
+    within_limit(deadlock::together_echoes_1_mib_intact(
+        &exercise("ex-bulk-client"),
+        echo_server(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_completes_8_mib() {
+    within_limit(deadlock::together_completes_8_mib(&exercise(
+        "ex-bulk-client",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_server_sees_every_byte() {
+    within_limit(deadlock::together_server_sees_every_byte(&exercise(
+        "ex-bulk-client",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_reports_server_closing_early() {
+    within_limit(deadlock::together_reports_server_closing_early(&exercise(
+        "ex-bulk-client",
+    )))
+    .await;
 }
 
 // ---- 练习 6.1：聊天室服务端的心跳看门狗 check_heartbeats ----

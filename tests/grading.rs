@@ -170,7 +170,7 @@ fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
         .find(|l| l.starts_with("alice,"))
         .expect("alice 的一行");
     assert!(
-        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,0,0,100,"),
+        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,0,0,0,110,"),
         "空作业应当每个练习 0 分：{alice}"
     );
     let json = fs::read_to_string(scratch.0.join("scores/alice.json")).expect("alice.json");
@@ -744,6 +744,76 @@ fn shortcuts_in_exercise_5_1_lose_points() {
         assert_eq!(
             not_passed, failing,
             "{who}：没通过的应当正是这些测试：{dial}"
+        );
+    }
+}
+
+/// 练习 6.2 的两种偷懒：先写完再读（天真的做法，只是换成了分开的两半），
+/// 或者只读一次就算收完。前者只丢掉需要同时收发的测试（缓冲区很小的记录和 8 MiB；
+/// 默认的缓冲区装得下 1 MiB，这时先写完再读也能过），后者丢掉每一个核对收回了全部字节的测试。
+#[cfg(unix)]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn shortcuts_in_exercise_6_2_lose_points() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("bulk-shortcuts");
+    let clone = instructor_clone(&scratch);
+    let together = "    let (sent, received) = tokio::join!(\n        \
+                    send_all(writer, data, progress),\n        \
+                    receive_all(reader, progress)\n    );";
+    let shortcuts = [
+        (
+            "write-then-read",
+            lab_with(
+                "labs/life/bulk_client.rs",
+                together,
+                "    let sent = send_all(writer, data, progress).await;\n    \
+                 let received = receive_all(reader, progress).await;",
+            ),
+            &["together_transcript", "together_completes_8_mib"][..],
+        ),
+        (
+            "one-read",
+            lab_with(
+                "labs/life/bulk_client.rs",
+                together,
+                "    let (sent, received) = tokio::join!(send_all(writer, data, progress), async {\n        \
+                 let mut reader = reader;\n        \
+                 let mut echo = vec![0u8; data.len()];\n        \
+                 let n = reader.read(&mut echo).await.map_err(|err| receive_failed(0, &err))?;\n        \
+                 echo.truncate(n);\n        \
+                 Ok::<_, String>(echo)\n    });",
+            ),
+            &[
+                "together_transcript",
+                "together_echoes_1_mib_intact",
+                "together_completes_8_mib",
+                "together_server_sees_every_byte",
+            ][..],
+        ),
+    ];
+    for (who, source, failing) in shortcuts {
+        let student = scratch.0.join(who);
+        fs::create_dir_all(&student).expect("作业文件夹");
+        fs::write(student.join("bulk_client.rs"), source).expect("写练习");
+        let json = grade_json(&clone, &student, "bulk-client");
+        let bulk = &json["exercises"][0];
+        assert_eq!(bulk["id"], "6.2", "{bulk}");
+        let expected_passed = 5 - failing.len();
+        assert_eq!(
+            bulk["tests_passed"], expected_passed,
+            "{who}：应当只丢掉 {failing:?}：{bulk}"
+        );
+        let not_passed: Vec<&str> = bulk["tests"]
+            .as_array()
+            .expect("每个测试的结果")
+            .iter()
+            .filter(|t| t["passed"] == false)
+            .filter_map(|t| t["name"].as_str()?.strip_prefix("ex_6_2_"))
+            .collect();
+        assert_eq!(
+            not_passed, failing,
+            "{who}：没通过的应当正是这些测试：{bulk}"
         );
     }
 }

@@ -33,6 +33,10 @@ struct Args {
     /// 一个连接这么多秒没有发来任何数据，就断开它（第 6.3 节）；不写就一直等下去
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: Option<u64>,
+
+    /// 监听之前把发送缓冲区和接收缓冲区都设成这么大（字节），接受的连接沿用它（第 6.4 节）
+    #[arg(long, value_name = "字节数")]
+    buffer: Option<usize>,
 }
 
 /// 处理一个连接：读一块数据，打印出来，再原样写回去，直到对方关闭连接或出错。
@@ -75,8 +79,12 @@ fn write_failed(peer: SocketAddr, err: &std::io::Error) -> String {
 async fn main() -> ExitCode {
     let args = Args::parse();
 
-    // 1. 监听端口
-    let listener = match TcpListener::bind(&args.addr).await {
+    // 1. 监听端口（--buffer 是第 6.4 节用的：先改小缓冲区再监听）
+    let listening = match args.buffer {
+        None => TcpListener::bind(&args.addr).await,
+        Some(size) => listen_with_buffers(&args.addr, size).await,
+    };
+    let listener = match listening {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("{}", listen_failed(&args.addr, &err, "lab-tcp-server"));
@@ -96,6 +104,9 @@ async fn main() -> ExitCode {
             }
         }
         Err(err) => println!("正在监听（无法获取本地地址：{}）", cause(&err)),
+    }
+    if args.buffer.is_some() {
+        println!("{}", buffer_sizes(&listener));
     }
 
     loop {
@@ -130,4 +141,41 @@ fn spawn_process(conn: TcpStream, peer: SocketAddr, idle_timeout: Option<u64>) {
             tokio::spawn(process(conn, peer));
         }
     }
+}
+
+/// 和 TcpListener::bind 一样监听 `addr`，只是在 listen 之前把两个缓冲区设成 `size` 字节。
+/// 接受的连接继承监听套接字的缓冲区大小；接收缓冲区必须在握手之前就定下来，
+/// 因为窗口的放大倍数（window scale）是握手时商定的。
+async fn listen_with_buffers(addr: &str, size: usize) -> std::io::Result<TcpListener> {
+    let Some(local) = tokio::net::lookup_host(addr).await?.next() else {
+        return Err(std::io::ErrorKind::AddrNotAvailable.into());
+    };
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // TcpListener::bind 在 Unix 上会打开 SO_REUSEADDR（服务端重启时不必等旧连接的 TIME_WAIT 过去），
+    // 这里照做；Windows 上这个选项的意思是“允许抢别人正在用的端口”，不开
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    let size = u32::try_from(size).unwrap_or(u32::MAX);
+    socket.set_send_buffer_size(size)?;
+    socket.set_recv_buffer_size(size)?;
+    socket.bind(local)?;
+    socket.listen(1024)
+}
+
+/// 读回监听套接字的两个缓冲区：设置的值只是请求，系统可能改动它（Linux 会翻倍）。
+fn buffer_sizes(listener: &TcpListener) -> String {
+    let socket = socket2::SockRef::from(listener);
+    let show = |size: std::io::Result<usize>| match size {
+        Ok(size) => format!("{size} 字节"),
+        Err(err) => format!("读不出来（{}）", cause(&err)),
+    };
+    format!(
+        "缓冲区：SO_SNDBUF = {}，SO_RCVBUF = {}（接受的连接沿用这两个大小）",
+        show(socket.send_buffer_size()),
+        show(socket.recv_buffer_size())
+    )
 }

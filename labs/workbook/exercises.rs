@@ -421,6 +421,44 @@ pub const ALL: &[Exercise] = &[
             ),
         ],
     },
+    Exercise {
+        id: "6.2",
+        name: "bulk-client",
+        title: "一边写一边读：大块数据不再卡死",
+        lab: "labs/life/bulk_client.rs",
+        region: "exercise",
+        stub: "labs/exercises/bulk_client.rs",
+        target: Target::Program {
+            bin: "ex-bulk-client",
+        },
+        book: "ch06-4-deadlock.md",
+        section: "第 6.4 节《只写不读会卡死》",
+        hint: "发送和接收的两个函数都已经写好，在下面：send_all(writer, data, progress) 写完全部数据再关闭写的方向，\n\
+               receive_all(reader, progress) 读到服务端关闭连接为止，返回读到的全部字节；它们出错时返回的话也写好了。\n\
+               你要做的是让两件事同时进行：用 conn.split()（或 into_split()）把连接分成读、写两半，\n\
+               再用 tokio::join!(send_all(…), receive_all(…)) 同时等它们（不要用 select!：先结束的那个会把另一个丢掉）。\n\
+               两个都做完以后：发送出错就返回发送的错误（用 ?），否则返回接收的结果。",
+        points: 10,
+        tests: &[
+            (
+                "together_transcript",
+                "按书中的记录：缓冲区很小，1 MiB 也能传完",
+            ),
+            ("together_echoes_1_mib_intact", "1 MiB 一字不差地收回来"),
+            (
+                "together_completes_8_mib",
+                "比所有缓冲区大得多的 8 MiB 照样传完，看门狗不叫",
+            ),
+            (
+                "together_server_sees_every_byte",
+                "服务端收到全部字节，发完后关闭写的方向",
+            ),
+            (
+                "together_reports_server_closing_early",
+                "服务端中途关闭连接时说明原因，不会一直等",
+            ),
+        ],
+    },
 ];
 
 /// 按名字或编号找练习。

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // 每个测试文件只用到其中一部分
 
 pub mod chat;
+pub mod deadlock;
 pub mod lan;
 pub mod liveness;
 pub mod tcp;

@@ -87,11 +87,12 @@ impl Lan {
 
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
+        // 名字里有进程号和进程的启动时刻：进程号会被别的程序重新用上，两样都对得上才是这个进程
+        let owner = owner_tag(std::process::id()).unwrap_or_default();
         // 先把名字记进 Lan：后面任何一步失败，丢弃它时照样拆掉已经建好的部分
         let lan = Lan {
-            a: format!("{PREFIX}{pid}-{n}-a"),
-            b: format!("{PREFIX}{pid}-{n}-b"),
+            a: format!("{PREFIX}{owner}-{n}-a"),
+            b: format!("{PREFIX}{owner}-{n}-b"),
         };
         lan.build()?;
         Ok(lan)
@@ -250,8 +251,8 @@ fn hosts_dir(name: &str) -> PathBuf {
     Path::new("/etc/netns").join(name)
 }
 
-/// 删掉以前被强行结束的测试留下的主机：名字里的进程号已经不存在了。
-/// 同时在运行的其他测试进程的主机（进程号还在）不动。每个测试进程只做一次。
+/// 删掉以前被强行结束的测试留下的主机：名字里的进程（进程号加启动时刻）已经不在了。
+/// 同时在运行的其他测试进程（哪怕是另一个测试程序）的主机不动。每个测试进程只做一次。
 fn remove_stale_hosts() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -267,15 +268,18 @@ fn remove_stale_hosts() {
         names.sort();
         names.dedup();
         for name in names {
-            let Some(pid) = name
-                .strip_prefix(PREFIX)
-                .and_then(|rest| rest.split('-').next())
-                .and_then(|pid| pid.parse::<u32>().ok())
-            else {
+            let Some(rest) = name.strip_prefix(PREFIX) else {
                 continue;
             };
-            // 那个进程还在，而且和我们是同一个测试程序（编号可能已经被别的程序重新用上了）
-            if still_running_as_us(pid) {
+            // 名字是 swb-进程号-启动时刻-编号-a：那个进程还在（同一个进程号、同一个启动时刻）就不动
+            let mut parts = rest.split('-');
+            let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Ok(pid) = pid.parse::<u32>() else {
+                continue;
+            };
+            if owner_tag(pid).is_some_and(|tag| tag == format!("{pid}-{start}")) {
                 continue;
             }
             // 那次测试留下的程序也许还在这台主机里运行：先结束它们
@@ -289,13 +293,14 @@ fn remove_stale_hosts() {
     });
 }
 
-/// 编号为 `pid` 的进程还在运行，而且和本进程是同一个程序（/proc/PID/comm 相同）。
-fn still_running_as_us(pid: u32) -> bool {
-    let comm = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
-    match (comm(&pid.to_string()), comm("self")) {
-        (Some(theirs), Some(ours)) => theirs == ours,
-        _ => false,
-    }
+/// “进程号-启动时刻”：启动时刻是 /proc/PID/stat 的第 22 项（开机以来的时钟滴答数）。
+/// 进程不在了就是 None。
+fn owner_tag(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // 第 2 项是括号里的程序名，里面可能有空格：从最后一个右括号之后开始数（那是第 3 项）
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let start = after_name.split_whitespace().nth(19)?;
+    Some(format!("{pid}-{start}"))
 }
 
 /// 运行一条命令（最多等 [`WAIT`]），成功时返回它的标准输出，失败时返回一行原因。

@@ -193,3 +193,94 @@ async fn keepalive_notices_a_host_that_vanished() {
         &on_host("host-a", &server.transcript()),
     );
 }
+
+// ---- 隔着一段“卡死”的链路：心跳发现了，keepalive 发现不了 ----
+
+fn bad_link() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab-bad-link"))
+}
+
+/// 在聊天室前面放一段坏链路（lab-bad-link），`stall` 秒后停止转发，但两头的连接都开着。
+async fn stalled_link(
+    to: std::net::SocketAddr,
+    stall: &str,
+) -> (support::Program, std::net::SocketAddr) {
+    let to = to.to_string();
+    let (mut link, addr) = support::start_server(
+        bad_link(),
+        "lab-bad-link",
+        &["--to", &to, "--stall-after", stall],
+    )
+    .await;
+    link.next_line().await; // 坏链路：种子……（设置）
+    (link, addr)
+}
+
+/// 聊天室开着心跳（`--heartbeat 1`）和 keepalive（`--keepalive 1`）。alice 用 `lab-chat-client --heartbeat`、
+/// bob 用一个普通的 TCP 连接（像 nc），各隔着一段 2 秒后卡死的坏链路连进来；carol 直接连进来旁听。
+///
+/// 链路卡死以后，服务端的心跳 3 个间隔后发现 alice 不在了。bob 却一直“在线”：
+/// keepalive 的探测包只走到坏链路那里，回答它的是坏链路所在机器的系统，而那台机器好好的。
+/// keepalive 只能发现消失的机器，发现不了卡住的程序或中间设备；心跳两种都能发现。
+#[tokio::test]
+async fn heartbeat_notices_a_stalled_link_and_keepalive_does_not() {
+    let (mut server, server_addr) = support::start_server(
+        chat_server(),
+        "lab-chat-server",
+        &["--heartbeat", "1", "--keepalive", "1"],
+    )
+    .await;
+    server.wait_for_line(|l| l.starts_with("心跳：")).await;
+    let mut carol = support::LinePeer::connect(server_addr).await;
+    carol.next_line().await; // 欢迎
+    carol.next_line().await; // 请输入昵称
+    carol.say("carol").await;
+    carol.next_line().await; // 你好，carol
+    server.wait_for_line(|l| l.starts_with("carol（")).await;
+
+    let (mut link_a, via_a) = stalled_link(server_addr, "2").await;
+    let via_a = via_a.to_string();
+    let mut alice = support::Program::start(
+        chat_client(),
+        "lab-chat-client",
+        &["--addr", &via_a, "--heartbeat"],
+    );
+    alice.next_line().await; // 已连接到……
+    alice.next_line().await; // 欢迎
+    alice.next_line().await; // 请输入昵称
+    alice.type_line("alice").await;
+    alice.next_line().await; // 你好，alice
+    carol.expect_line("[系统] alice 进入了聊天室").await;
+    server.wait_for_line(|l| l.starts_with("alice（")).await;
+
+    let (mut link_b, via_b) = stalled_link(server_addr, "2").await;
+    let mut bob = support::LinePeer::connect(via_b).await;
+    bob.next_line().await; // 欢迎
+    bob.next_line().await; // 请输入昵称
+    bob.say("bob").await;
+    bob.next_line().await; // 你好，bob
+    carol.expect_line("[系统] bob 进入了聊天室").await;
+    server.wait_for_line(|l| l.starts_with("bob（")).await;
+
+    link_a.wait_for_line(|l| l.contains("停止转发")).await;
+    link_b.wait_for_line(|l| l.contains("停止转发")).await;
+    // 先发生的：心跳发现 alice 不在了
+    carol.expect_line("[系统] alice 心跳超时，断开了连接").await;
+    server.wait_for_line(|l| l.contains("心跳超时")).await;
+    // keepalive 这时早该发现了（空闲 1 秒 + 3 次 × 1 秒），可 bob 的连接另一头是坏链路，它的系统照常回答探测。
+    // 等 6 秒：这是一段有上限的“什么都不该发生”的等待，不是同步
+    let quiet = tokio::time::timeout(Duration::from_secs(6), carol.try_next_line()).await;
+    assert!(
+        quiet.is_err(),
+        "bob 隔着卡死的链路，keepalive 发现不了他：carol 不应再听到什么，却收到了 {quiet:?}"
+    );
+    carol.say("/who").await;
+    carol.expect_line("[系统] 在线 2 人：carol、bob").await;
+    let log = server.transcript();
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("bob（") && l.contains("出错")),
+        "bob 不应被 keepalive 断开：\n{log}"
+    );
+    support::assert_transcript("liveness_stalled_link", &log);
+}

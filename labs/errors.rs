@@ -13,6 +13,13 @@ pub fn cause(err: &io::Error) -> String {
     {
         return format!("连接超时（{} 秒内没有回应）", timeout.secs);
     }
+    // 空闲超时也是我们自己计的时（见 idle_timed_out）
+    if let Some(idle) = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<IdleTimeout>())
+    {
+        return format!("{} 秒没有收到任何数据", idle.secs);
+    }
     let reason = match err.kind() {
         ErrorKind::ConnectionRefused => "连接被拒绝",
         ErrorKind::ConnectionReset => "连接被对方重置",
@@ -129,6 +136,31 @@ pub fn connect_timed_out(limit: std::time::Duration) -> io::Error {
     )
 }
 
+/// 空闲超时：连接上 `secs` 秒没有收到任何数据（见 `socket_workbook::idle`）。
+#[derive(Debug)]
+struct IdleTimeout {
+    secs: u64,
+}
+
+impl std::fmt::Display for IdleTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} 秒没有收到任何数据", self.secs)
+    }
+}
+
+impl std::error::Error for IdleTimeout {}
+
+/// 造一个“空闲超时”的错误：`limit` 是最多等多久没有数据。
+/// [`cause`] 把它说成 `10 秒没有收到任何数据`。
+pub fn idle_timed_out(limit: std::time::Duration) -> io::Error {
+    io::Error::new(
+        ErrorKind::TimedOut,
+        IdleTimeout {
+            secs: limit.as_secs_f64().ceil() as u64,
+        },
+    )
+}
+
 /// 这个错误是不是 [`connect_timed_out`] 造的。
 pub fn is_connect_timeout(err: &io::Error) -> bool {
     err.get_ref()
@@ -234,6 +266,18 @@ mod tests {
             assert!(line.contains(hint), "缺少 {hint}：{line}");
         }
         assert!(!line.contains('\n'), "只有一行：{line}");
+    }
+
+    #[test]
+    fn an_idle_timeout_says_how_long_nothing_came() {
+        let err = idle_timed_out(std::time::Duration::from_secs(10));
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert_eq!(cause(&err), "10 秒没有收到任何数据");
+        assert!(!is_connect_timeout(&err));
+        assert_eq!(
+            cause(&io::Error::from(ErrorKind::TimedOut)),
+            "操作超时（timed out）"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scenarios::{chat, deadlock, lan, tcp, udp};
+use scenarios::{chat, deadlock, lan, liveness, tcp, udp};
 
 /// 每个练习测试的总时限（每一步另有 support::WAIT 的时限）。
 const LIMIT: Duration = Duration::from_secs(60);
@@ -425,5 +425,55 @@ async fn ex_6_2_together_reports_server_closing_early() {
     within_limit(deadlock::together_reports_server_closing_early(&exercise(
         "ex-bulk-client",
     )))
+    .await;
+}
+
+// ---- 练习 6.1：聊天室服务端的心跳看门狗 check_heartbeats ----
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-heartbeat"]
+async fn ex_6_1_heartbeat_drops_a_silent_client() {
+    within_limit(liveness::heartbeat_drops_a_silent_client(&exercise(
+        "ex-chat-heartbeat",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-heartbeat"]
+async fn ex_6_1_heartbeat_waits_for_the_limit() {
+    within_limit(liveness::heartbeat_waits_for_the_limit(&exercise(
+        "ex-chat-heartbeat",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-heartbeat"]
+async fn ex_6_1_heartbeat_pings_every_interval() {
+    within_limit(liveness::heartbeat_pings_every_interval(&exercise(
+        "ex-chat-heartbeat",
+    )))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-heartbeat"]
+async fn ex_6_1_heartbeat_leaves_plain_clients_alone() {
+    within_limit(liveness::heartbeat_leaves_plain_clients_alone(&exercise(
+        "ex-chat-heartbeat",
+    )))
+    .await;
+}
+
+/// 学生写的服务端，和实验的聊天客户端（加上 --heartbeat）。
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check chat-heartbeat"]
+async fn ex_6_1_lab_client_answers_pings_silently() {
+    let client = std::path::Path::new(env!("CARGO_BIN_EXE_lab-chat-client"));
+    within_limit(liveness::lab_client_answers_pings(
+        &exercise("ex-chat-heartbeat"),
+        client,
+    ))
     .await;
 }

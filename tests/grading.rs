@@ -170,7 +170,7 @@ fn empty_folder_scores_zero_even_when_the_instructor_solved_exercises() {
         .find(|l| l.starts_with("alice,"))
         .expect("alice 的一行");
     assert!(
-        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,0,0,100,"),
+        alice.starts_with("alice,空作业,0,0,0,0,0,0,0,0,0,0,0,0,110,"),
         "空作业应当每个练习 0 分：{alice}"
     );
     let json = fs::read_to_string(scratch.0.join("scores/alice.json")).expect("alice.json");
@@ -814,6 +814,73 @@ fn shortcuts_in_exercise_6_2_lose_points() {
         assert_eq!(
             not_passed, failing,
             "{who}：没通过的应当正是这些测试：{bulk}"
+        );
+    }
+}
+
+/// 练习 6.1 的两种偷懒：只发 /ping、从不断开人（忘了看门狗的本职），
+/// 或者不看有没有报名、给每个人都发 /ping（nc 用户的屏幕上冒出 /ping，不说话的人也会被断开）。
+/// 两种都不能拿满分，丢的正是检查这件事的测试。
+#[cfg(unix)]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn shortcuts_in_exercise_6_1_lose_points() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("heartbeat-shortcuts");
+    let clone = instructor_clone(&scratch);
+    let shortcuts = [
+        (
+            "never-drops",
+            lab_with(
+                "labs/chat/server.rs",
+                "            if self.clients[&id].last_heard.elapsed() >= limit {\n\
+                 \x20               self.drop_silent(id, limit);\n\
+                 \x20           } else {\n\
+                 \x20               self.tell(id, PING);\n\
+                 \x20           }",
+                "            let _ = limit;\n            self.tell(id, PING);",
+            ),
+            &[
+                "heartbeat_drops_a_silent_client",
+                "heartbeat_waits_for_the_limit",
+            ][..],
+        ),
+        (
+            "pings-everyone",
+            lab_with(
+                "labs/chat/server.rs",
+                ".filter(|(_, c)| c.heartbeat)",
+                ".filter(|_| true)",
+            ),
+            &[
+                "heartbeat_drops_a_silent_client",
+                "heartbeat_leaves_plain_clients_alone",
+                "lab_client_answers_pings_silently",
+            ][..],
+        ),
+    ];
+    for (who, source, failing) in shortcuts {
+        let student = scratch.0.join(who);
+        fs::create_dir_all(&student).expect("作业文件夹");
+        fs::write(student.join("chat_heartbeat.rs"), source).expect("写练习");
+        let json = grade_json(&clone, &student, "chat-heartbeat");
+        let heartbeat = &json["exercises"][0];
+        assert_eq!(heartbeat["id"], "6.1", "{heartbeat}");
+        let expected_passed = 5 - failing.len();
+        assert_eq!(
+            heartbeat["tests_passed"], expected_passed,
+            "{who}：应当只丢掉 {failing:?}：{heartbeat}"
+        );
+        let not_passed: Vec<&str> = heartbeat["tests"]
+            .as_array()
+            .expect("每个测试的结果")
+            .iter()
+            .filter(|t| t["passed"] == false)
+            .filter_map(|t| t["name"].as_str()?.strip_prefix("ex_6_1_"))
+            .collect();
+        assert_eq!(
+            not_passed, failing,
+            "{who}：没通过的应当正是这些测试：{heartbeat}"
         );
     }
 }

@@ -23,19 +23,27 @@
 //! ```text
 //! cargo run --bin lab-chat-client -- --discover
 //! ```
+//!
+//! 第 6.3 节：加上 `--heartbeat`，客户端连上后向 `lab-chat-server` 报名心跳（发一行 `/heartbeat`），
+//! 之后服务端定时发来的 `/ping` 由客户端悄悄回答 `/pong`，不显示在屏幕上。
+//! 这台机器悄悄消失时（断电、断网），服务端几十秒内就会发现，把它从聊天室里去掉。
+//! 别的聊天服务不懂这个协议，连它们时不要加 `--heartbeat`。
 
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bytes::Bytes;
 use clap::Parser;
 use socket_workbook::errors::{cause, datagram_too_big, port_unreachable};
 use socket_workbook::text::printable_line;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UdpSocket;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
+};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 // 发现协议的格式（第 5 章）。写成 ../chat/ 是为了让练习文件（在 labs/exercises/ 里）也找得到它
@@ -67,6 +75,10 @@ struct Args {
     /// 连接每个地址最多等几秒（名字解析出好几个地址时，一个一个地试）
     #[arg(long, default_value_t = 3, value_name = "秒", value_parser = clap::value_parser!(u64).range(1..=600))]
     connect_timeout: u64,
+
+    /// 向 lab-chat-server 报名心跳（第 6.3 节）：服务端发来的 /ping 悄悄回答 /pong，不显示
+    #[arg(long)]
+    heartbeat: bool,
 }
 
 /// 显示一行时最多读这么多字节；服务端发来更长的行时分成几段显示，内存不会被撑爆。
@@ -103,7 +115,13 @@ async fn main() -> ExitCode {
     );
 
     // 2. 收、发两个方向各走各的：收的一半交给一个任务，键盘交给一个线程
-    let (reader, mut writer) = conn.into_split();
+    //    （第 6.3 节）加了 --heartbeat 时，连接先交给心跳任务，收和发都经过它，见 start_heartbeat
+    let (reader, mut writer) = if args.heartbeat {
+        start_heartbeat(conn)
+    } else {
+        let (reader, writer) = conn.into_split();
+        (Box::pin(reader) as Reader, Box::pin(writer) as Writer)
+    };
     let mut incoming = tokio::spawn(show_incoming(reader));
     let mut keyboard = read_keyboard();
 
@@ -148,8 +166,13 @@ fn send_failed(err: &std::io::Error) -> String {
 // ANCHOR_END: main
 
 // ANCHOR: show_incoming
+/// 收的一半：平时是连接的读方向；加了 `--heartbeat` 时是心跳任务交出来的行（见 start_heartbeat）。
+type Reader = Pin<Box<dyn AsyncRead + Send>>;
+/// 发的一半：平时是连接的写方向；加了 `--heartbeat` 时是通往心跳任务的管道。
+type Writer = Pin<Box<dyn AsyncWrite + Send>>;
+
 /// 收：把服务端发来的每一行显示出来，直到连接结束。返回结束的原因。
-async fn show_incoming(reader: OwnedReadHalf) -> Result<(), String> {
+async fn show_incoming(reader: Reader) -> Result<(), String> {
     // ANCHOR: exercise
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
@@ -180,6 +203,100 @@ fn server_ended(ended: Result<Result<(), String>, tokio::task::JoinError>) -> Ex
     ExitCode::FAILURE
 }
 // ANCHOR_END: show_incoming
+
+// ANCHOR: heartbeat
+/// 心跳协议的三行（和 lab-chat-server 一样，见那里的说明）：报名、服务端问、客户端答。
+const HEARTBEAT_ON: &[u8] = b"/heartbeat\n";
+const PING: &str = "/ping";
+const PONG: &[u8] = b"/pong\n";
+
+/// `--heartbeat`：连接整个交给一个心跳任务（relay_with_heartbeat），它站在连接和程序的其余部分之间：
+///
+/// - 服务端发来的行，除了 `/ping`，都原样交给 show_incoming（经一个通道，读出错时连原因一起交过去）；
+///   `/ping` 它自己回答 `/pong`，所以屏幕上永远看不到心跳；
+/// - main 要发的行写进一根管道（`tokio::io::duplex`），心跳任务从管道里一行一行地取出来发给服务端。
+///   只有它一个往连接里写，`/pong` 就不会插进用户一行话的中间。
+///
+/// 返回的两半和不加 --heartbeat 时用法一样，main 和 show_incoming 不用知道心跳的存在。
+fn start_heartbeat(conn: TcpStream) -> (Reader, Writer) {
+    let (lines, shown) = mpsc::channel::<std::io::Result<Bytes>>(16);
+    let (typed, to_send) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(relay_with_heartbeat(conn, to_send, lines));
+    // 把通道变成一个可以读的字节流：show_incoming 照旧一行一行地读它
+    let mut shown = shown;
+    let stream = futures_util::stream::poll_fn(move |cx| shown.poll_recv(cx));
+    let reader = tokio_util::io::StreamReader::new(stream);
+    (Box::pin(reader), Box::pin(typed))
+}
+
+/// 心跳任务：先报名，然后同时等两件事：服务端发来一行，或者 main 要发出一行。
+async fn relay_with_heartbeat(
+    conn: TcpStream,
+    to_send: DuplexStream,
+    lines: mpsc::Sender<std::io::Result<Bytes>>,
+) {
+    let (reader, mut writer) = conn.into_split();
+    let mut from_server = BufReader::new(reader);
+    let mut typed = BufReader::new(to_send);
+    let (mut line, mut outgoing) = (Vec::new(), Vec::new());
+    let mut typing = true;
+    if let Err(err) = writer.write_all(HEARTBEAT_ON).await {
+        let _ = lines.send(Err(err)).await;
+        return;
+    }
+    loop {
+        // read_until 被 select 打断时，已经读到的字节留在 line（outgoing）里，下一轮接着读：
+        // 所以这两个缓冲区只在处理完一整行之后才清空
+        let mut limited = (&mut from_server).take(MAX_SHOWN);
+        tokio::select! {
+            read = limited.read_until(b'\n', &mut line) => {
+                match read {
+                    Ok(0) => return, // 服务端关闭了连接：丢掉 lines，show_incoming 读到结束
+                    Ok(_) if is_ping(&line) => {
+                        if let Err(err) = writer.write_all(PONG).await {
+                            let _ = lines.send(Err(err)).await;
+                            return;
+                        }
+                    }
+                    Ok(_) => {
+                        if lines.send(Ok(Bytes::from(std::mem::take(&mut line)))).await.is_err() {
+                            return; // 显示的一方已经不在了
+                        }
+                    }
+                    Err(err) => {
+                        let _ = lines.send(Err(err)).await;
+                        return;
+                    }
+                }
+                line.clear();
+            }
+            read = typed.read_until(b'\n', &mut outgoing), if typing => {
+                let sent = match read {
+                    // main 关闭了管道（要离开了）：关闭连接的发送方向，接着收服务端最后的话
+                    Ok(0) => {
+                        typing = false;
+                        writer.shutdown().await
+                    }
+                    Ok(_) => writer.write_all(&outgoing).await,
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = sent {
+                    let _ = lines.send(Err(err)).await;
+                    return;
+                }
+                outgoing.clear();
+            }
+        }
+    }
+}
+
+/// 这一行是不是服务端的 `/ping`（nc 风格的 \n 或 telnet 风格的 \r\n 结尾都算）。
+fn is_ping(line: &[u8]) -> bool {
+    let text = line.strip_suffix(b"\n").unwrap_or(line);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    text == PING.as_bytes()
+}
+// ANCHOR_END: heartbeat
 
 // ANCHOR: read_keyboard
 /// 发：在一个普通线程里一行一行地读键盘，通过通道交给 main。输入结束时通道随之关闭。

@@ -26,6 +26,7 @@ use socket_workbook::errors::{
 };
 use socket_workbook::net::reachable_lines;
 use socket_workbook::text::{lookalike_key, nick_char_allowed, printable_line};
+use socket2::TcpKeepalive;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -63,6 +64,13 @@ struct Args {
     /// 聊天室的名字，找到它的人会看到（默认是“主机名 的聊天室”）；最多 64 个看得见的字符
     #[arg(long, value_parser = room_name_arg)]
     room_name: Option<String>,
+    /// TCP keepalive（第 6.3 节）：连接空闲这么多秒后，系统开始发探测包，没有回音就断开连接。0 表示不开
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_KEEPALIVE)]
+    keepalive: u64,
+    /// 心跳的间隔秒数（第 6.3 节）：每隔这么久给报了名的客户端发一行 /ping，
+    /// 连续 3 个间隔没有收到它的任何一行，就断开它
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_HEARTBEAT, value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat: u64,
 }
 
 /// 一行最多这么多字节（不算行尾的换行符）。更长的行不转发，并告诉发送者。
@@ -81,6 +89,22 @@ const FAREWELL_WAIT: Duration = Duration::from_secs(5);
 const CONSOLE_LINES: usize = 1024;
 /// 打印线程每隔这么久把排着的行打印出来。
 const PRINT_EVERY: Duration = Duration::from_millis(10);
+
+/// `--keepalive` 的默认值：空闲 60 秒后开始探测。系统自己的默认是 2 小时（Linux、Windows、macOS 都是），
+/// 对一个聊天室来说太久了；60 秒一次的探测包只有几十字节，一千个连接也不算负担。
+const DEFAULT_KEEPALIVE: u64 = 60;
+/// keepalive 的探测包连续这么多个没有回音，系统就断开连接（Windows 上固定是 10 个，见 keepalive_params）。
+const KEEPALIVE_RETRIES: u32 = 3;
+/// `--heartbeat` 的默认值：每 10 秒一次 /ping，30 秒没有消息就断开。
+/// 比 keepalive 快得多，也足够让家用路由器（NAT）记住这个连接：它们通常在几分钟没有流量后忘掉连接。
+const DEFAULT_HEARTBEAT: u64 = 10;
+/// 连续这么多个心跳间隔没有收到报了名的客户端的任何一行，就断开它。
+const HEARTBEAT_MISSES: u32 = 3;
+
+/// 心跳协议的三行（第 6.3 节）：客户端报名，服务端问，客户端答。
+const HEARTBEAT_ON: &str = "/heartbeat";
+const PING: &str = "/ping";
+const PONG: &str = "/pong";
 
 /// 发给大厅的事件。读任务、控制台和 main 都只通过这个通道和大厅说话。
 enum Event {
@@ -155,6 +179,13 @@ async fn main() -> ExitCode {
         }
         Err(err) => out.print(format!("聊天室已开张（无法获取本地地址：{}）", cause(&err))),
     }
+    // 第 6.3 节的两个设置：只在不是默认值时说一句（默认值写在 --help 里）
+    if args.keepalive != DEFAULT_KEEPALIVE {
+        out.print(keepalive_summary(settings.keepalive));
+    }
+    if args.heartbeat != DEFAULT_HEARTBEAT {
+        out.print(heartbeat_summary(settings.heartbeat));
+    }
 
     // 2. 启动大厅任务和读控制台输入的线程。大厅随时把在线人数写进 online，回答发现请求时读它
     let (events, inbox) = mpsc::channel(1024);
@@ -198,6 +229,10 @@ struct Settings {
     max_clients: u32,
     nick_timeout: Duration,
     max_rate: u32,
+    /// TCP keepalive 的空闲时间；None 表示不开
+    keepalive: Option<Duration>,
+    /// 心跳的间隔
+    heartbeat: Duration,
 }
 
 impl From<&Args> for Settings {
@@ -206,6 +241,8 @@ impl From<&Args> for Settings {
             max_clients: args.max_clients,
             nick_timeout: Duration::from_secs(args.nick_timeout),
             max_rate: args.max_rate,
+            keepalive: (args.keepalive > 0).then(|| Duration::from_secs(args.keepalive)),
+            heartbeat: Duration::from_secs(args.heartbeat),
         }
     }
 }
@@ -239,6 +276,12 @@ async fn accept_loop(
             tokio::spawn(turn_away(conn, settings.max_clients));
             continue;
         };
+        // 第 6.3 节：请系统替这个连接留意对方还在不在（见 set_keepalive）
+        if let Some(idle) = settings.keepalive
+            && let Err(err) = set_keepalive(&conn, idle)
+        {
+            out.print(format!("无法为 {addr} 打开 TCP keepalive：{}", cause(&err)));
+        }
         next_id += 1;
         tokio::spawn(process(
             conn,
@@ -250,6 +293,42 @@ async fn accept_loop(
             writers.clone(),
         ));
     }
+}
+
+/// 打开这个连接的 TCP keepalive：连接空闲 `idle` 之后，系统每隔一会儿发一个探测包
+/// （一个不带数据、对方必须确认的 TCP 段）。对方的机器还在，它的系统就会回答，程序什么也察觉不到；
+/// 连续 [`KEEPALIVE_RETRIES`] 个没有回音，系统就断开连接，读任务的 read 随之返回“连接超时”的错误。
+fn set_keepalive(conn: &TcpStream, idle: Duration) -> std::io::Result<()> {
+    socket2::SockRef::from(conn).set_tcp_keepalive(&keepalive_params(idle))
+}
+
+/// keepalive 的三个参数：空闲多久开始探测（time），探测的间隔（interval，取 time 的六分之一，至少 1 秒），
+/// 探测几次没有回音算断开（retries）。
+fn keepalive_params(idle: Duration) -> TcpKeepalive {
+    let interval = keepalive_interval(idle);
+    with_retries(TcpKeepalive::new().with_time(idle).with_interval(interval))
+}
+
+fn keepalive_interval(idle: Duration) -> Duration {
+    (idle / 6).max(Duration::from_secs(1))
+}
+
+/// 探测的次数（TCP_KEEPCNT）。Linux、macOS 和 BSD 一直可以按连接设置它。
+#[cfg(not(windows))]
+fn with_retries(params: TcpKeepalive) -> TcpKeepalive {
+    params.with_retries(KEEPALIVE_RETRIES)
+}
+
+/// Windows：探测的次数在 Windows 10 1703 之前不能按连接设置，一律是 10 次；
+/// 为了在所有 Windows 上表现一样，这里不去设置它（设了，老系统上整个调用会失败）。
+#[cfg(windows)]
+fn with_retries(params: TcpKeepalive) -> TcpKeepalive {
+    params
+}
+
+/// 这个系统上探测几次没有回音算断开。
+fn keepalive_retries() -> u32 {
+    if cfg!(windows) { 10 } else { KEEPALIVE_RETRIES }
 }
 
 /// 人满时来的连接：告诉它一声，关闭发送方向，把它可能已经发来的东西读掉，然后关闭，前后最多 1 秒。
@@ -648,6 +727,10 @@ struct Client {
     nick: Option<String>,
     /// 进门的时刻：过了 `--nick-timeout` 还没起好昵称，就断开它
     joined: Instant,
+    /// 报名了心跳（发过 `/heartbeat`）：只有这样的客户端会收到 `/ping`，也只有它们会因为不出声被断开
+    heartbeat: bool,
+    /// 最近一次收到它的一行的时刻
+    last_heard: Instant,
     queue: mpsc::Sender<Arc<str>>,
     kick: Kick,
     /// 它占的座位：Client 被丢掉（离开、被踢）时座位随之空出来，下一个人就能进门
@@ -683,11 +766,18 @@ async fn run_hub(
     };
     // 每秒看一次有没有进门很久还不起昵称的连接
     let mut clock = tokio::time::interval(Duration::from_secs(1));
+    // 每隔 --heartbeat 秒照看一次报了名的心跳客户端（第 6.3 节）
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
     loop {
         let event = tokio::select! {
             event = inbox.recv() => event,
             _ = clock.tick() => {
                 room.drop_nameless();
+                continue;
+            }
+            _ = heartbeat.tick() => {
+                room.check_heartbeats();
+                room.drop_slow_clients();
                 continue;
             }
         };
@@ -700,11 +790,14 @@ async fn run_hub(
                 kick,
                 seat,
             } => room.join(id, addr, queue, kick, seat),
-            Event::Line { id, text } => room.line(id, &text),
-            Event::TooLong { id } => room.tell(
-                id,
-                &format!("[系统] 这一行超过了 {MAX_LINE} 字节，没有发出去。"),
-            ),
+            Event::Line { id, text } => room.received(id, &text),
+            Event::TooLong { id } => {
+                room.heard(id);
+                room.tell(
+                    id,
+                    &format!("[系统] 这一行超过了 {MAX_LINE} 字节，没有发出去。"),
+                );
+            }
             Event::TooFast { id } => room.tell(id, &too_fast(settings.max_rate)),
             // 自己关闭了发送方向（比如按了 Ctrl-D）：和 /quit 一样，说声再见再让它走
             Event::Leave { id, error: None } => room.quit(id),
@@ -806,6 +899,8 @@ impl Room {
             addr,
             nick: None,
             joined: Instant::now(),
+            heartbeat: false,
+            last_heard: Instant::now(),
             queue,
             kick,
             _seat: seat,
@@ -840,6 +935,80 @@ impl Room {
         }
         if let Some(nick) = nick {
             self.broadcast(&format!("[系统] {nick} 离开了聊天室"), None);
+        }
+    }
+
+    /// 客户端发来了一行：先记下“听到了它”，心跳协议的两行（报名、回答）在这里处理掉，
+    /// 其余的交给 `line`。所以 `/heartbeat` 和 `/pong` 不会被当成昵称或命令，也不会转给别人。
+    fn received(&mut self, id: u64, text: &str) {
+        self.heard(id);
+        match text.trim() {
+            HEARTBEAT_ON => self.heartbeat_on(id),
+            PONG => {} // 回答本身没有内容：听到了就够了
+            _ => self.line(id, text),
+        }
+    }
+
+    /// 收到了这个客户端的一行（任何一行都算它还在）。
+    fn heard(&mut self, id: u64) {
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.last_heard = Instant::now();
+        }
+    }
+
+    /// `/heartbeat`：这个客户端报名了心跳。
+    fn heartbeat_on(&mut self, id: u64) {
+        let every = self.settings.heartbeat;
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if client.heartbeat {
+            return; // 报过名了
+        }
+        client.heartbeat = true;
+        let addr = client.addr;
+        self.print(heartbeat_started(addr, every));
+    }
+
+    /// 心跳的看门狗：每隔 `--heartbeat` 秒调用一次。报了名的客户端里，
+    /// 已经连续 [`HEARTBEAT_MISSES`] 个间隔没有出声的，断开它（drop_silent）；其余的发一行 /ping，请它回答。
+    /// 没报名的客户端（nc、telnet）不理：它们不会回答 /ping，不出声也不说明对方不在了。
+    fn check_heartbeats(&mut self) {
+        let limit = self.settings.heartbeat * HEARTBEAT_MISSES;
+        let members: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.heartbeat)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in members {
+            if self.clients[&id].last_heard.elapsed() >= limit {
+                self.drop_silent(id, limit);
+            } else {
+                self.tell(id, PING);
+            }
+        }
+    }
+
+    /// 断开一个心跳超时的客户端：告诉它原因（它多半已经收不到了），在控制台上说一句，
+    /// 起过昵称的，再告诉其他人，和别的离开一样。
+    fn drop_silent(&mut self, id: u64, limit: Duration) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        client.kick.kick(heartbeat_lost(limit));
+        let who = match &client.nick {
+            Some(nick) => format!("{nick}（{}）", client.addr),
+            None => format!("{}（还没有昵称）", client.addr),
+        };
+        let nick = client.nick.clone();
+        if nick.is_some() {
+            self.online.fetch_sub(1, Ordering::Relaxed);
+        }
+        drop(client); // 座位先空出来
+        self.print(silent_dropped(&who, limit));
+        if let Some(nick) = nick {
+            self.broadcast(&heartbeat_timeout_notice(&nick), None);
         }
     }
 
@@ -1400,4 +1569,57 @@ fn room_full(max_clients: u32) -> String {
 /// 控制台跟不上、略去了一些行之后补上的一句。
 fn lines_dropped(count: usize) -> String {
     format!("（控制台跟不上，略去了 {count} 行输出）")
+}
+
+// 练习 6.1 要说的话。练习里它们已经写好：drop_silent 调用它们。
+
+/// 心跳超时的人收到的最后一句（他多半已经收不到了，但万一只是慢，他能知道为什么）。
+fn heartbeat_lost(limit: Duration) -> String {
+    format!(
+        "[系统] {} 秒没有收到你的心跳，服务端断开了你的连接",
+        limit.as_secs()
+    )
+}
+
+/// 心跳超时时服务端控制台上的一行。
+fn silent_dropped(who: &str, limit: Duration) -> String {
+    format!("{who}心跳超时（{} 秒没有消息），断开它", limit.as_secs())
+}
+
+/// 心跳超时时告诉其他人的一句。
+fn heartbeat_timeout_notice(nick: &str) -> String {
+    format!("[系统] {nick} 心跳超时，断开了连接")
+}
+
+/// 一个客户端报名了心跳。
+fn heartbeat_started(addr: SocketAddr, every: Duration) -> String {
+    format!(
+        "{addr} 报名了心跳：每 {} 秒问它一次，{} 秒没有消息就断开",
+        every.as_secs(),
+        (every * HEARTBEAT_MISSES).as_secs()
+    )
+}
+
+/// 启动时说明 keepalive 的设置（不是默认值时）。
+fn keepalive_summary(idle: Option<Duration>) -> String {
+    match idle {
+        None => {
+            "TCP keepalive 已关闭：对方的机器悄悄消失时，普通客户端的连接会一直留着".to_string()
+        }
+        Some(idle) => format!(
+            "TCP keepalive：连接空闲 {} 秒后开始探测，每 {} 秒一次，{} 次没有回音就断开",
+            idle.as_secs(),
+            keepalive_interval(idle).as_secs(),
+            keepalive_retries()
+        ),
+    }
+}
+
+/// 启动时说明心跳的设置（不是默认值时）。
+fn heartbeat_summary(every: Duration) -> String {
+    format!(
+        "心跳：每 {} 秒问一次报了名的客户端，{} 秒没有消息就断开",
+        every.as_secs(),
+        (every * HEARTBEAT_MISSES).as_secs()
+    )
 }

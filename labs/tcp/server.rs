@@ -14,6 +14,9 @@
 //!
 //! 再开一个终端当客户端：`cargo run --bin lab-tcp-client`，或者直接用
 //! `nc 127.0.0.1 20000`，输入一行回车，就会收到同样的一行。
+//!
+//! 第 6.3 节：加上 `--idle-timeout 30`，一个连接 30 秒没有发来任何数据，服务端就断开它
+//! （对方的机器断电、网线被拔时，连接不会自己结束，见那一节）。默认不限时。
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -21,9 +24,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use socket_workbook::errors::{cause, listen_failed};
+use socket_workbook::idle::IdleTimeout;
 use socket_workbook::net::reachable_lines;
 use socket_workbook::text::printable;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// TCP 回声服务端：把每个客户端发来的数据原样发回去。
@@ -33,6 +37,9 @@ struct Args {
     /// 监听的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
     #[arg(long, default_value = "127.0.0.1:20000")]
     addr: String,
+    /// 一个连接这么多秒没有发来任何数据，就断开它（第 6.3 节）；不写就一直等下去
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
 
     /// 监听之前把发送缓冲区和接收缓冲区都设成这么大（字节），接受的连接沿用它（第 6.4 节）
     #[arg(long, value_name = "字节数")]
@@ -41,7 +48,10 @@ struct Args {
 
 // ANCHOR: process
 /// 处理一个连接：读一块数据，打印出来，再原样写回去，直到对方关闭连接或出错。
-async fn process(mut conn: TcpStream, peer: SocketAddr) {
+///
+/// `conn` 通常就是 `TcpStream`；开着 `--idle-timeout` 时是包了一层空闲超时的连接（见 main）。
+/// 两种都能读能写（`AsyncRead + AsyncWrite`），这里的代码对它们一视同仁。
+async fn process<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S, peer: SocketAddr) {
     // ANCHOR: exercise
     // 整个连接只用这一个缓冲区。教程的 Go 代码每轮循环都新建一个 bufio.Reader，
     // 它预读进来、但这一轮没返回的字节会随旧的 Reader 一起丢掉（见本章“潜在的问题”）。
@@ -147,10 +157,27 @@ async fn main() -> ExitCode {
         println!("新连接：{peer}");
 
         // 3. 为这个连接启动一个任务去处理（相当于 Go 的 go process(conn)）
-        tokio::spawn(process(conn, peer));
+        spawn_process(conn, peer, args.idle_timeout);
     }
 }
 // ANCHOR_END: main
+
+// ANCHOR: idle_timeout
+/// 启动处理一个连接的任务。开着 `--idle-timeout` 时，先给连接包上一层空闲超时：
+/// 对方 SECS 秒一个字节也没发来，`process` 里的 read 就以“超时”的错误返回，
+/// `process` 照常打印 read_failed 的那一行，结束这个连接。
+fn spawn_process(conn: TcpStream, peer: SocketAddr, idle_timeout: Option<u64>) {
+    match idle_timeout {
+        Some(secs) => {
+            let conn = IdleTimeout::new(conn, Duration::from_secs(secs));
+            tokio::spawn(process(conn, peer));
+        }
+        None => {
+            tokio::spawn(process(conn, peer));
+        }
+    }
+}
+// ANCHOR_END: idle_timeout
 
 // ANCHOR: buffer
 /// 和 TcpListener::bind 一样监听 `addr`，只是在 listen 之前把两个缓冲区设成 `size` 字节。

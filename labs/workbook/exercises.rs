@@ -383,6 +383,45 @@ pub const ALL: &[Exercise] = &[
         ],
     },
     Exercise {
+        id: "6.1",
+        name: "chat-heartbeat",
+        title: "聊天室服务端：心跳的看门狗",
+        lab: "labs/chat/server.rs",
+        region: "exercise_heartbeat",
+        stub: "labs/exercises/chat_heartbeat.rs",
+        target: Target::Program {
+            bin: "ex-chat-heartbeat",
+        },
+        book: "ch06-3-liveness.md",
+        section: "第 6.3 节《发现对方已经不在》",
+        hint: "check_heartbeats 每隔 --heartbeat 秒被调用一次。时限是 self.settings.heartbeat * HEARTBEAT_MISSES（3 个间隔）。\n\
+               只看报了名的客户端（client.heartbeat 为真）：先把它们的 id 收集到一个 Vec 里，\n\
+               因为下面要改 self.clients，不能一边遍历一边改。\n\
+               对每一个：last_heard.elapsed() 到了时限，就调用 self.drop_silent(id, 时限)（断开它、告诉大家的话已经写好）；\n\
+               没到时限就用 self.tell(id, PING) 发一行 /ping，请它回答。\n\
+               没报名的客户端（nc、telnet）一律不理：不发 /ping，也不因为不说话断开它们。",
+        points: 10,
+        tests: &[
+            (
+                "heartbeat_drops_a_silent_client",
+                "报了名却不出声的客户端，3 个间隔后被断开，房间里的人都知道",
+            ),
+            ("heartbeat_waits_for_the_limit", "不到 3 个间隔不断开"),
+            (
+                "heartbeat_pings_every_interval",
+                "每个间隔发一次 /ping，回答的客户端一直在",
+            ),
+            (
+                "heartbeat_leaves_plain_clients_alone",
+                "没报名的客户端收不到 /ping，不说话也不会被断开",
+            ),
+            (
+                "lab_client_answers_pings_silently",
+                "lab-chat-client --heartbeat 悄悄回答，一直留在聊天室里",
+            ),
+        ],
+    },
+    Exercise {
         id: "6.2",
         name: "bulk-client",
         title: "一边写一边读：大块数据不再卡死",

@@ -6,6 +6,7 @@
 pub mod chat;
 pub mod deadlock;
 pub mod lan;
+pub mod liveness;
 pub mod tcp;
 pub mod udp;
 

@@ -11,9 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::time::timeout;
 
-use crate::support::{
-    Program, WAIT, WAIT_SECS, assert_transcript_with_filters, same_bytes, start_server,
-};
+use crate::support::{Program, WAIT, assert_transcript_with_filters, same_bytes, start_server};
 
 const CLIENT: &str = "lab-bulk-client";
 const SERVER: &str = "lab-tcp-server";
@@ -62,19 +60,11 @@ fn as_linux_would_print(transcript: &str) -> String {
     )
 }
 
-/// 等客户端退出。比 [`WAIT`] 长一些：客户端要先传完（或者等看门狗），再退出。
-async fn wait_exit_within(client: &mut Program, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    let status = timeout(limit, client.wait_exit())
-        .await
-        .unwrap_or_else(|_| panic!("等了 {limit:?}，{CLIENT} 还没有退出"));
-    assert!(
-        started.elapsed() < limit,
-        "{CLIENT} 用了 {:?} 才退出，超过了 {limit:?}",
-        started.elapsed()
-    );
-    status
-}
+/// 客户端要先传完（或者等看门狗）再退出，等它的时限比 [`WAIT`] 长；各个测试按要传的数据量给出。
+/// 机器忙的时候传得慢，这些时限宽一些，只为了不让测试无限地等下去。
+const NAIVE_LIMIT: Duration = Duration::from_secs(30);
+const ONE_MIB_LIMIT: Duration = Duration::from_secs(30);
+const EIGHT_MIB_LIMIT: Duration = Duration::from_secs(60);
 
 /// 最后一行输出（退出码之前的那一行）。
 fn last_output_line(transcript: &str) -> &str {
@@ -92,7 +82,7 @@ pub async fn naive_client_deadlocks(client: &Path, server: &Path) {
     let addr = addr.to_string();
     let started = Instant::now();
     let mut client = Program::start(client, CLIENT, &["--addr", &addr, "--buffer", SMALL]);
-    let status = wait_exit_within(&mut client, WAIT).await;
+    let status = client.wait_exit_for(NAIVE_LIMIT).await;
     let elapsed = started.elapsed();
     let transcript = client.transcript();
     assert_eq!(
@@ -100,10 +90,11 @@ pub async fn naive_client_deadlocks(client: &Path, server: &Path) {
         Some(1),
         "卡死时退出码应当是 1：\n{transcript}"
     );
-    // 默认 3 秒没有进展才算卡死：不能早（那是误报），也不能拖太久
+    // 默认 3 秒没有进展才算卡死：不能早，那是误报。上限由 NAIVE_LIMIT 把关：机器很忙时，
+    // 连接和写满缓冲区本身就可能用掉好几秒，这里不再卡一个紧的上限
     assert!(
-        elapsed >= Duration::from_secs(3) && elapsed < Duration::from_secs(3 + WAIT_SECS / 2),
-        "看门狗应当在 3 秒没有进展之后报告，实际用了 {elapsed:?}：\n{transcript}"
+        elapsed >= Duration::from_secs(3),
+        "看门狗应当在 3 秒没有进展之后才报告，实际用了 {elapsed:?}：\n{transcript}"
     );
     let written = transcript
         .lines()
@@ -131,7 +122,7 @@ pub async fn naive_client_is_fine_with_little_data(client: &Path, server: &Path)
         CLIENT,
         &["--addr", &addr, "--buffer", SMALL, "--size", "2000"],
     );
-    let status = wait_exit_within(&mut client, WAIT).await;
+    let status = client.wait_exit().await;
     let transcript = client.transcript();
     assert!(status.success(), "2000 字节不会卡死：\n{transcript}");
     assert_eq!(last_output_line(&transcript), intact(2000), "{transcript}");
@@ -200,7 +191,7 @@ pub async fn together_transcript(client: &Path, server: &Path) {
         CLIENT,
         &["--addr", &addr, "--buffer", SMALL, "--together"],
     );
-    wait_exit_within(&mut client, WAIT * 2).await;
+    client.wait_exit_for(ONE_MIB_LIMIT).await;
     let transcript = as_linux_would_print(&client.transcript());
     assert_transcript_with_filters("deadlock_together", &transcript, &[]);
 }
@@ -210,7 +201,7 @@ pub async fn together_echoes_1_mib_intact(client: &Path, server: &Path) {
     let (_server, addr) = start_server(server, SERVER, &[]).await;
     let addr = addr.to_string();
     let mut client = Program::start(client, CLIENT, &["--addr", &addr, "--together"]);
-    let status = wait_exit_within(&mut client, WAIT * 2).await;
+    let status = client.wait_exit_for(ONE_MIB_LIMIT).await;
     let transcript = client.transcript();
     assert_eq!(
         last_output_line(&transcript),
@@ -281,7 +272,7 @@ pub async fn together_completes_8_mib(client: &Path) {
             &size,
         ],
     );
-    let status = wait_exit_within(&mut client, WAIT * 3).await;
+    let status = client.wait_exit_for(EIGHT_MIB_LIMIT).await;
     let transcript = client.transcript();
     assert!(
         !transcript.contains("死锁"),
@@ -303,13 +294,10 @@ pub async fn together_server_sees_every_byte(client: &Path) {
     let size = 1024 * 1024;
     let mut client = Program::start(client, CLIENT, &["--addr", &addr, "--together"]);
     // 服务端读到结尾（客户端半关闭）就交出记录。这时客户端还在等最后的回声，不会先退出
-    let received = timeout(WAIT * 2, records.recv())
+    let received = timeout(ONE_MIB_LIMIT, records.recv())
         .await
         .unwrap_or_else(|_| {
-            panic!(
-                "等了 {} 秒，服务端还没有读到结尾：客户端应当发完后关闭写的方向",
-                WAIT_SECS * 2
-            )
+            panic!("等了 {ONE_MIB_LIMIT:?}，服务端还没有读到结尾：客户端应当发完后关闭写的方向")
         })
         .expect("服务端的记录");
     same_bytes(
@@ -317,7 +305,7 @@ pub async fn together_server_sees_every_byte(client: &Path) {
         &payload(size),
         "服务端收到的字节应当正是客户端要发的 1 MiB。",
     );
-    let status = wait_exit_within(&mut client, WAIT).await;
+    let status = client.wait_exit_for(ONE_MIB_LIMIT).await;
     let transcript = client.transcript();
     assert_eq!(last_output_line(&transcript), intact(size), "{transcript}");
     assert!(status.success(), "{transcript}");
@@ -345,7 +333,7 @@ pub async fn together_reports_server_closing_early(client: &Path) {
     crate::support::read_exactly(&mut stream, 64 * 1024).await;
     client.note("测试扮演的服务端收了 64 KiB 就关闭了连接");
     drop(stream);
-    let status = wait_exit_within(&mut client, WAIT).await;
+    let status = client.wait_exit().await;
     let transcript = client.transcript();
     let last = last_output_line(&transcript);
     assert!(

@@ -427,3 +427,12 @@ async fn ex_6_2_together_reports_server_closing_early() {
     )))
     .await;
 }
+
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_reports_a_corrupted_echo() {
+    within_limit(deadlock::together_reports_a_corrupted_echo(&exercise(
+        "ex-bulk-client",
+    )))
+    .await;
+}

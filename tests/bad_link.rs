@@ -64,8 +64,9 @@ async fn udp_client_survives_30_percent_loss() {
             "--stdin",
             "--retries",
             "4",
+            // 等回复的时限宽一些：机器很忙时回声也可能慢过半秒，那样多出一次重发，记录就变了
             "--reply-timeout",
-            "0.5",
+            "2",
         ],
         "one\ntwo\nthree\nfour\nfive\n",
     )
@@ -205,6 +206,17 @@ async fn udp_datagrams_arrive_as_decided() {
             &got,
             want.as_bytes(),
             "服务端收到的数据报和坏链路的决定对不上",
+        );
+    }
+    // 决定里没有的数据报一个也不该多出来（例如多发了一次）。坏链路在说出决定之前就已经把数据报发出去了，
+    // 再等 300 毫秒足够让多出来的那个也到达回环地址
+    let mut buf = [0u8; 1024];
+    if let Ok(extra) = timeout(Duration::from_millis(300), receiver.recv_from(&mut buf)).await {
+        let (n, _) = extra.expect("接收");
+        panic!(
+            "按坏链路的决定收齐了 {} 个数据报，之后又多收到一个：{}",
+            expected.len(),
+            support::shown(&buf[..n])
         );
     }
 }
@@ -354,22 +366,32 @@ async fn rate_limits_the_transfer() {
 #[tokio::test]
 async fn stall_keeps_the_connection_open_but_silent() {
     let (listener, upstream_addr) = test_listener().await;
-    let (mut link, link_addr) = start_link(upstream_addr, &["--stall-after", "3"]).await;
+    // 坏链路从接受连接起计时，停下之前的一来一回必须在这段时间里做完
+    let stall_after = Duration::from_secs(5);
+    let (mut link, link_addr) = start_link(upstream_addr, &["--stall-after", "5"]).await;
     let mut client = connect(link_addr).await;
     let mut upstream = accept(&listener).await;
-    // 停下之前，两个方向都通
-    client.write_all(b"before").await.expect("发送");
-    same_bytes(
-        &read_exactly(&mut upstream, 6).await,
-        b"before",
-        "停下之前应当转发",
-    );
-    upstream.write_all(b"reply").await.expect("发送");
-    same_bytes(
-        &read_exactly(&mut client, 5).await,
-        b"reply",
-        "停下之前应当转发",
-    );
+    // 停下之前，两个方向都通。要是机器忙到 5 秒内做不完这一来一回，坏链路已经停了，明说出来
+    let exchange = async {
+        client.write_all(b"before").await.expect("发送");
+        same_bytes(
+            &read_exactly(&mut upstream, 6).await,
+            b"before",
+            "停下之前应当转发",
+        );
+        upstream.write_all(b"reply").await.expect("发送");
+        same_bytes(
+            &read_exactly(&mut client, 5).await,
+            b"reply",
+            "停下之前应当转发",
+        );
+    };
+    if timeout(stall_after, exchange).await.is_err() {
+        panic!(
+            "{stall_after:?} 内没能做完停下之前的一来一回（机器太忙？），坏链路已经到点停止转发了。\n记录：\n{}",
+            link.transcript()
+        );
+    }
     wait_for(&mut link, "停止转发").await;
     // 停下之后：两边发的都过不去，也没有谁看到连接结束
     client
@@ -505,7 +527,8 @@ async fn real_loss_under_tcp_is_repaired_by_retransmission() {
     let helper = std::env::current_exe().expect("测试程序的路径");
     let args = ["lossy_client_helper", "--exact", "--ignored", "--nocapture"];
     let mut client = Program::start_with_prefix(&prefix, &helper, "主机 B 上的客户端", &args);
-    client.wait_exit().await;
+    // 1 MiB 穿过 10% 丢包要靠许多次重传，机器忙时可能要几十秒：给它一个单独的、宽的时限
+    client.wait_exit_for(Duration::from_secs(60)).await;
     let transcript = client.transcript();
     let Some(done) = transcript
         .lines()

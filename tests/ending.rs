@@ -291,15 +291,23 @@ fn time_wait_needs_reuseaddr_on_both_listeners_on_linux() {
     }
 }
 
-/// std 的 TcpListener::bind 在 Unix 上替我们设了 SO_REUSEADDR（实验和书里这样说）。
+/// std 和 tokio 的 TcpListener::bind 在 Unix 上都替我们设了 SO_REUSEADDR（实验和书里这样说）。
 #[cfg(unix)]
-#[test]
-fn std_bind_sets_reuseaddr_on_unix() {
+#[tokio::test]
+async fn std_bind_sets_reuseaddr_on_unix() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("监听");
     let reuse = socket2::SockRef::from(&listener)
         .reuse_address()
         .expect("读 SO_REUSEADDR");
     assert!(reuse, "std 的 TcpListener::bind 应当设了 SO_REUSEADDR");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("监听");
+    let reuse = socket2::SockRef::from(&listener)
+        .reuse_address()
+        .expect("读 SO_REUSEADDR");
+    assert!(reuse, "tokio 的 TcpListener::bind 应当设了 SO_REUSEADDR");
 }
 
 // ---------------------------------------------------------------- ss -tan：真实的连接状态

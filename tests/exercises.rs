@@ -428,6 +428,15 @@ async fn ex_6_2_together_reports_server_closing_early() {
     .await;
 }
 
+#[tokio::test]
+#[ignore = "练习测试：cargo run --bin workbook -- check bulk-client"]
+async fn ex_6_2_together_reports_a_corrupted_echo() {
+    within_limit(deadlock::together_reports_a_corrupted_echo(&exercise(
+        "ex-bulk-client",
+    )))
+    .await;
+}
+
 // ---- 练习 6.1：聊天室服务端的心跳看门狗 check_heartbeats ----
 
 #[tokio::test]

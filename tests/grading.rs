@@ -748,9 +748,10 @@ fn shortcuts_in_exercise_5_1_lose_points() {
     }
 }
 
-/// 练习 6.2 的两种偷懒：先写完再读（天真的做法，只是换成了分开的两半），
-/// 或者只读一次就算收完。前者只丢掉需要同时收发的测试（缓冲区很小的记录和 8 MiB；
-/// 默认的缓冲区装得下 1 MiB，这时先写完再读也能过），后者丢掉每一个核对收回了全部字节的测试。
+/// 练习 6.2 的三种偷懒：先写完再读（天真的做法，只是换成了分开的两半），
+/// 只读一次就算收完，或者把回声读完扔掉、拿发出的数据冒充回声。第一种只丢掉需要同时收发的测试
+/// （缓冲区很小的几个：书里的记录、8 MiB、回声错了一个字节；默认的缓冲区装得下 1 MiB，这时先写完再读也能过），
+/// 第二种丢掉每一个核对收回了全部字节的测试，第三种只丢掉回声被改了一个字节的那个测试。
 #[cfg(unix)]
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
@@ -760,7 +761,7 @@ fn shortcuts_in_exercise_6_2_lose_points() {
     let clone = instructor_clone(&scratch);
     let together = "    let (sent, received) = tokio::join!(\n        \
                     send_all(writer, data, progress),\n        \
-                    receive_all(reader, progress)\n    );";
+                    receive_all(reader, data.len(), progress)\n    );";
     let shortcuts = [
         (
             "write-then-read",
@@ -768,9 +769,13 @@ fn shortcuts_in_exercise_6_2_lose_points() {
                 "labs/life/bulk_client.rs",
                 together,
                 "    let sent = send_all(writer, data, progress).await;\n    \
-                 let received = receive_all(reader, progress).await;",
+                 let received = receive_all(reader, data.len(), progress).await;",
             ),
-            &["together_transcript", "together_completes_8_mib"][..],
+            &[
+                "together_transcript",
+                "together_completes_8_mib",
+                "together_reports_a_corrupted_echo",
+            ][..],
         ),
         (
             "one-read",
@@ -789,7 +794,22 @@ fn shortcuts_in_exercise_6_2_lose_points() {
                 "together_echoes_1_mib_intact",
                 "together_completes_8_mib",
                 "together_server_sees_every_byte",
+                "together_reports_a_corrupted_echo",
             ][..],
+        ),
+        (
+            "discards-the-echo",
+            lab_with(
+                "labs/life/bulk_client.rs",
+                together,
+                "    let (sent, received) = tokio::join!(send_all(writer, data, progress), async {\n        \
+                 let mut reader = reader;\n        \
+                 tokio::io::copy(&mut reader, &mut tokio::io::sink())\n            \
+                 .await\n            \
+                 .map_err(|err| receive_failed(0, &err))?;\n        \
+                 Ok::<_, String>(data.to_vec())\n    });",
+            ),
+            &["together_reports_a_corrupted_echo"][..],
         ),
     ];
     for (who, source, failing) in shortcuts {
@@ -799,7 +819,7 @@ fn shortcuts_in_exercise_6_2_lose_points() {
         let json = grade_json(&clone, &student, "bulk-client");
         let bulk = &json["exercises"][0];
         assert_eq!(bulk["id"], "6.2", "{bulk}");
-        let expected_passed = 5 - failing.len();
+        let expected_passed = 6 - failing.len();
         assert_eq!(
             bulk["tests_passed"], expected_passed,
             "{who}：应当只丢掉 {failing:?}：{bulk}"

@@ -23,17 +23,14 @@ fn programs() -> Option<&'static (PathBuf, PathBuf)> {
     BUILT.get_or_init(build).as_ref()
 }
 
+/// 编译 labs/tls 最多等这么久：第一次要下载依赖、编译加密库，机器慢时也够了；网络卡住时不会无限地等。
+const BUILD_LIMIT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 fn build() -> Option<(PathBuf, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target").join("tls");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .args(["build", "--locked", "--manifest-path"])
-        .arg(root.join("labs/tls/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target)
-        .output();
-    let why = match output {
-        Ok(output) if output.status.success() => {
+    let why = match run_cargo_build(root, &target) {
+        Ok(()) => {
             let bin = |name: &str| {
                 target
                     .join("debug")
@@ -41,12 +38,7 @@ fn build() -> Option<(PathBuf, PathBuf)> {
             };
             return Some((bin("lab-tls-server"), bin("lab-tls-client")));
         }
-        Ok(output) => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
-            last.unwrap_or_default().trim().to_string()
-        }
-        Err(err) => format!("无法运行 cargo：{err}"),
+        Err(why) => why,
     };
     let line = format!("跳过 TLS 的测试：编译 labs/tls 失败（离线时下载不了依赖？）：{why}");
     if std::env::var_os("SOCKET_WORKBOOK_REQUIRE_LAN").is_some() {
@@ -55,6 +47,51 @@ fn build() -> Option<(PathBuf, PathBuf)> {
     use std::io::Write;
     let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
     None
+}
+
+/// 在 `target` 里编译 labs/tls，最多等 [`BUILD_LIMIT`]，到时还没编译完就结束 cargo。
+/// cargo 的输出写进 `target/build.log`（写进管道的话，没人读时管道会满，cargo 就停住了）。
+/// 失败时返回一行原因：cargo 输出的最后一行，或者超时。
+fn run_cargo_build(root: &Path, target: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(target)
+        .map_err(|err| format!("无法建目录 {}：{err}", target.display()))?;
+    let log_path = target.join("build.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|err| format!("无法建日志文件 {}：{err}", log_path.display()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut child = std::process::Command::new(cargo)
+        .args(["build", "--locked", "--manifest-path"])
+        .arg(root.join("labs/tls/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|err| format!("无法运行 cargo：{err}"))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= BUILD_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "等了 {} 分钟还没有编译完，已经结束 cargo（输出在 {}）",
+                    BUILD_LIMIT.as_secs() / 60,
+                    log_path.display()
+                ));
+            }
+            // 编译要几十秒到几分钟，每半秒看一次它结束了没有
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(500)),
+            Err(err) => return Err(format!("等待 cargo 失败：{err}")),
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let last = text.lines().rev().find(|line| !line.trim().is_empty());
+    Err(last.unwrap_or_default().trim().to_string())
 }
 
 /// 这个测试自己的目录（放证书文件），以及把记录里的这个目录遮住的办法。
@@ -133,8 +170,9 @@ async fn tls_transcript() {
     assert_transcript("tls_run", &dir.hide(&transcript));
 }
 
-/// 出错的两种情形：证书上没有客户端要的名字；客户端信任的是另一张证书。
-/// 两次客户端都说明原因、退出码非零，服务端报告握手失败。
+/// 出错的三种情形：证书上没有客户端要的名字；客户端信任的是另一张证书；对方根本不是 TLS
+/// （第 2 章的回声服务端 lab-tcp-server，它把 ClientHello 原样发回来）。
+/// 每次客户端都说明原因、退出码非零，TLS 服务端报告握手失败。
 #[tokio::test]
 #[ignore = "要编译 labs/tls/ 这个单独的包（第一次要联网下载依赖）：cargo test --test tls -- --ignored"]
 async fn tls_handshake_failures() {
@@ -166,6 +204,25 @@ async fn tls_handshake_failures() {
     )
     .await;
     server.wait_for_line(|line| line.contains("握手失败")).await;
-    let transcript = join_transcripts(&[wrong_name, wrong_cert, server.transcript()]);
+    // 回声服务端打印它收到的 ClientHello（一串随机的字节），不放进记录，只要客户端的那一份
+    let (_plain, plain_addr) = start_server(
+        Path::new(env!("CARGO_BIN_EXE_lab-tcp-server")),
+        "lab-tcp-server",
+        &[],
+    )
+    .await;
+    let plain_addr = plain_addr.to_string();
+    let not_tls = run_to_exit_in_background(
+        client,
+        "lab-tls-client",
+        &["--addr", &plain_addr, "--cert", &cert],
+        "",
+    )
+    .await;
+    assert!(
+        !not_tls.ends_with("[退出码 0]"),
+        "对方不是 TLS，客户端应当失败：\n{not_tls}"
+    );
+    let transcript = join_transcripts(&[wrong_name, wrong_cert, not_tls, server.transcript()]);
     assert_transcript("tls_handshake_failures", &dir.hide(&transcript));
 }

@@ -40,8 +40,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:20000", value_name = "HOST:PORT")]
     addr: String,
 
-    /// 一共发送多少字节
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "字节数")]
+    /// 一共发送多少字节（1 到 1 GiB：数据和收回的回声都放在内存里）
+    #[arg(
+        long,
+        default_value_t = 1024 * 1024,
+        value_name = "字节数",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_SIZE)
+    )]
     size: usize,
 
     /// 一边写一边读（不加这个选项就是先全部写完再读）
@@ -60,6 +65,9 @@ struct Args {
     #[arg(long)]
     verbose: bool,
 }
+
+/// `--size` 的上限：1 GiB。发出的数据和收回的回声都整块放在内存里，再大就可能把内存用光。
+const MAX_SIZE: u64 = 1024 * 1024 * 1024;
 
 /// 写出和读回的字节数。收发的代码每前进一步就加上去，看门狗隔一会儿看一眼。
 #[derive(Default)]
@@ -107,8 +115,14 @@ async fn main() -> ExitCode {
         outcome = transfer => outcome,
         (sent, received) = watchdog(&progress, stall, args.verbose) => {
             eprintln!("{}", stalled(args.stall_timeout, sent, received, args.size, &buffers));
-            eprintln!("{}", DEADLOCK);
-            eprintln!("{}", DEADLOCK_FIX);
+            // 只有先写完再读、而且还没写完时，才是本节说的死锁：我们卡在写上，还一个字节都没读。
+            // 一边写一边读时，或者已经写完在等回声时，停住说明服务端自己不动了
+            if !args.together && sent < args.size as u64 {
+                eprintln!("{}", DEADLOCK);
+                eprintln!("{}", DEADLOCK_FIX);
+            } else {
+                eprintln!("{}", no_answer(args.stall_timeout));
+            }
             return ExitCode::FAILURE;
         }
     };
@@ -195,7 +209,7 @@ async fn write_then_read(
     // 回声服务端边收边回。我们这里一直在写、没有读，回声就堆在两边的缓冲区里；
     // 堆满了，服务端写不出去就不再读，我们的 write 也就永远等不到空位
     send_all(&mut conn, data, progress).await?;
-    receive_all(&mut conn, progress).await
+    receive_all(&mut conn, data.len(), progress).await
 }
 // ANCHOR_END: naive
 
@@ -213,7 +227,7 @@ async fn send_and_receive_together(
     // 服务端的回声有人接，它就能继续读我们发的数据。两件事都做完，join! 才返回
     let (sent, received) = tokio::join!(
         send_all(writer, data, progress),
-        receive_all(reader, progress)
+        receive_all(reader, data.len(), progress)
     );
     // 发送出错（例如服务端中途关闭了连接）时，先报告它：那是最早出事的地方
     sent?;
@@ -254,13 +268,19 @@ async fn send_all(
 }
 
 /// 读到服务端关闭连接为止，返回读到的全部字节。每读到一块就记进 `progress`。
+/// 回声不会比发出的 `expected` 字节多：多出来了就不再读（否则一个乱发数据的服务端能让内存无限增长），
+/// 交给调用者去发现收回的和发出的不一样。
 async fn receive_all(
     mut reader: impl AsyncRead + Unpin,
+    expected: usize,
     progress: &Progress,
 ) -> Result<Vec<u8>, String> {
     let mut echo = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        if echo.len() > expected {
+            return Ok(echo);
+        }
         match reader.read(&mut buf).await {
             Ok(0) => return Ok(echo),
             Ok(n) => {
@@ -375,3 +395,11 @@ const DEADLOCK: &str = "两边都在等对方读：死锁。我们在等服务�
      服务端在等我们读走回声，可我们要写完才读";
 
 const DEADLOCK_FIX: &str = "办法是一边写一边读：加上 --together 再运行一次";
+
+/// 看门狗叫了，但不是先写完再读的死锁：服务端自己不读也不回了。
+fn no_answer(secs: u64) -> String {
+    format!(
+        "服务端已经 {secs} 秒既没有读走数据，也没有发回回声：它可能卡住了，或者网络断了。\
+         确认服务端还在正常运行、连得上，再试一次"
+    )
+}

@@ -434,7 +434,7 @@ pub const ALL: &[Exercise] = &[
         book: "ch06-4-deadlock.md",
         section: "第 6.4 节《只写不读会卡死》",
         hint: "发送和接收的两个函数都已经写好，在下面：send_all(writer, data, progress) 写完全部数据再关闭写的方向，\n\
-               receive_all(reader, progress) 读到服务端关闭连接为止，返回读到的全部字节；它们出错时返回的话也写好了。\n\
+               receive_all(reader, data.len(), progress) 读到服务端关闭连接为止，返回读到的全部字节；它们出错时返回的话也写好了。\n\
                你要做的是让两件事同时进行：用 conn.split()（或 into_split()）把连接分成读、写两半，\n\
                再用 tokio::join!(send_all(…), receive_all(…)) 同时等它们（不要用 select!：先结束的那个会把另一个丢掉）。\n\
                两个都做完以后：发送出错就返回发送的错误（用 ?），否则返回接收的结果。",
@@ -456,6 +456,10 @@ pub const ALL: &[Exercise] = &[
             (
                 "together_reports_server_closing_early",
                 "服务端中途关闭连接时说明原因，不会一直等",
+            ),
+            (
+                "together_reports_a_corrupted_echo",
+                "回声错了一个字节时说出位置，退出码 1",
             ),
         ],
     },

@@ -196,11 +196,17 @@ impl Program {
 
     /// 等程序自己退出（最多等 [`WAIT`]），把剩下的输出都收进记录，返回退出状态。
     pub async fn wait_exit(&mut self) -> ExitStatus {
-        let status = match timeout(WAIT, self.child.wait()).await {
+        self.wait_exit_for(WAIT).await
+    }
+
+    /// 等程序自己退出，最多等 `limit`（程序要先做完一件较长的事时用），把剩下的输出都收进记录，
+    /// 返回退出状态。
+    pub async fn wait_exit_for(&mut self, limit: Duration) -> ExitStatus {
+        let status = match timeout(limit, self.child.wait()).await {
             Ok(Ok(status)) => status,
             Ok(Err(err)) => panic!("等待 {} 退出失败：{err}", self.name),
             Err(_) => panic!(
-                "等了 {WAIT_SECS} 秒，{} 还没有退出。\n记录：\n{}",
+                "等了 {limit:?}，{} 还没有退出。\n记录：\n{}",
                 self.name,
                 self.history()
             ),

@@ -216,7 +216,7 @@ fn check(args: &Args) -> Result<Faults, String> {
     })
 }
 
-/// 第二行：这条链路有哪些毛病（种子总是写出来，其余只写设置了的）。
+/// 第一行的后半：这条链路有哪些毛病（种子总是写出来，其余只写设置了的）。
 fn settings_line(faults: &Faults, udp: bool) -> String {
     let mut parts = vec![format!("种子 {}", faults.seed)];
     if faults.delay_ms > 0 {
@@ -331,8 +331,12 @@ async fn run_tcp(addr: &str, to: SocketAddr, to_text: &str, faults: Faults) -> R
     let local = listener
         .local_addr()
         .map_err(|err| format!("无法获取本地地址：{}", cause(&err)))?;
-    println!("正在监听 {local}（TCP），转发到 {to}");
-    println!("{}", settings_line(&faults, false));
+    // 第一行既写出实际监听的地址（端口写 0 时测试靠它找到端口），也写出全部设置：
+    // 一份运行记录只看第一行，就知道这条坏链路是怎么坏的
+    println!(
+        "正在监听 {local}（TCP），转发到 {to}；{}",
+        settings_line(&faults, false)
+    );
     let to_text = Arc::new(to_text.to_string());
     let mut number = 0;
     loop {
@@ -775,8 +779,12 @@ async fn run_udp(addr: &str, to: SocketAddr, faults: Faults) -> Result<(), Strin
     let local = socket
         .local_addr()
         .map_err(|err| format!("无法获取本地地址：{}", cause(&err)))?;
-    println!("正在监听 {local}（UDP），转发到 {to}");
-    println!("{}", settings_line(&faults, true));
+    // 第一行既写出实际监听的地址（端口写 0 时测试靠它找到端口），也写出全部设置：
+    // 一份运行记录只看第一行，就知道这条坏链路是怎么坏的
+    println!(
+        "正在监听 {local}（UDP），转发到 {to}；{}",
+        settings_line(&faults, true)
+    );
     let socket = Arc::new(socket);
     let first_datagram = Arc::new(OnceLock::new());
     // 每个客户端一个通向服务端的套接字：服务端的回复从哪个套接字回来，就知道该交给谁

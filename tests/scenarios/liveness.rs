@@ -98,17 +98,35 @@ fn welcome(nick: &str) -> String {
     format!("[系统] 你好，{nick}！直接输入文字就是对所有人说话，输入 /help 查看命令。")
 }
 
-/// 连上聊天室，读问候；`heartbeat` 为真时先报名心跳（发 `/heartbeat`），再起昵称。
+/// 连上聊天室，读问候，起昵称。`heartbeat` 为真时像实验的客户端（`lab-chat-client --heartbeat`）一样，
+/// 一连上就报名心跳（发 `/heartbeat`）：从这以后服务端随时可能插进一行 `/ping`，
+/// 哪怕问候、提示、欢迎词还没读完，所以这几行之间的 `/ping` 都跳过。
 async fn enter(addr: std::net::SocketAddr, nick: &str, online: usize, heartbeat: bool) -> LinePeer {
     let mut peer = LinePeer::connect(addr).await;
     if heartbeat {
         peer.say("/heartbeat").await;
     }
-    peer.expect_line(&greeting(online)).await;
-    peer.expect_line(PROMPT).await;
+    expect_skipping_pings(&mut peer, &greeting(online)).await;
+    expect_skipping_pings(&mut peer, PROMPT).await;
     peer.say(nick).await;
-    peer.expect_line(&welcome(nick)).await;
+    expect_skipping_pings(&mut peer, &welcome(nick)).await;
     peer
+}
+
+/// 读到第一行不是 `/ping` 的为止，返回跳过了几个 `/ping` 和那一行。
+/// 服务端可能一直在发 `/ping`，所以总共最多等 2 × WAIT。
+async fn skip_pings(peer: &mut LinePeer) -> (usize, String) {
+    let who = peer.local_addr();
+    match timeout(WAIT * 2, peer.read_until_line(|line| line != "/ping")).await {
+        Ok((pings, line)) => (pings.len(), line),
+        Err(_) => panic!("等了 {:?}，{who} 只收到 /ping，没有别的", WAIT * 2),
+    }
+}
+
+/// 跳过 `/ping`，下一行必须正好是 `expected`。
+async fn expect_skipping_pings(peer: &mut LinePeer, expected: &str) {
+    let (_, line) = skip_pings(peer).await;
+    assert_eq!(line, expected, "{} 收到的这一行不对", peer.local_addr());
 }
 
 /// 下一行必须是 `expected`；返回收到的这一行（写进记录）。

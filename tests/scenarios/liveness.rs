@@ -84,6 +84,19 @@ pub async fn no_idle_timeout_by_default(server: &Path) {
         .await;
 }
 
+/// 把 `program` 还没读的输出读完：一直读，直到 `quiet` 这么久没有新的一行（总共最多 WAIT）。
+/// `Program::transcript()` 只含已经读过的行；断言“某一行没有出现”之前先调用它，
+/// 不然还没读到的那一行根本不在记录里，断言永远成立。
+pub async fn drain(program: &mut Program, quiet: Duration) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if timeout(quiet, program.next_line()).await.is_err() {
+            return;
+        }
+    }
+    panic!("{WAIT:?} 内程序一直在输出，停不下来");
+}
+
 // ---------------------------------------------------------------- 聊天室：心跳（练习 6.1 也用这些场景）
 
 const CHAT_SERVER: &str = "lab-chat-server";
@@ -255,6 +268,8 @@ pub async fn lab_client_answers_pings(server: &Path, client: &Path) {
         !transcript.contains("/ping") && !transcript.contains("/pong"),
         "心跳不应出现在屏幕上：\n{transcript}"
     );
+    // 心跳超时的那一行要是有，也早该打印了（alice 最后一次回答之后又过了 4.5 秒）
+    drain(&mut server, Duration::from_millis(500)).await;
     let log = server.transcript();
     assert!(
         !log.contains("心跳超时"),

@@ -35,6 +35,36 @@ async fn no_idle_timeout_without_the_option() {
     liveness::no_idle_timeout_by_default(tcp_server()).await;
 }
 
+// ---- 写错的参数 ----
+
+/// 超出范围的秒数：一行中文说明，退出码 2。太大的值会让计时器溢出（程序崩溃），
+/// keepalive 超过 32767 秒 Linux 不接受（每个连接都会报错）。
+#[test]
+fn out_of_range_seconds_are_explained() {
+    let runs = [
+        (
+            tcp_server(),
+            "lab-tcp-server",
+            &["--idle-timeout", "18446744073709551615"][..],
+        ),
+        (tcp_server(), "lab-tcp-server", &["--idle-timeout", "0"]),
+        (
+            chat_server(),
+            "lab-chat-server",
+            &["--heartbeat", "18446744073709551615"],
+        ),
+        (chat_server(), "lab-chat-server", &["--heartbeat", "3601"]),
+        (chat_server(), "lab-chat-server", &["--keepalive", "40000"]),
+    ]
+    .iter()
+    .map(|(path, name, args)| support::run_to_exit(path, name, args, ""))
+    .collect::<Vec<_>>();
+    for run in &runs {
+        assert!(run.ends_with("[退出码 2]"), "{run}");
+    }
+    support::assert_transcript("liveness_bad_arguments", &support::join_transcripts(&runs));
+}
+
 // ---- 心跳 ----
 
 fn chat_server() -> &'static Path {

@@ -37,13 +37,21 @@ struct Args {
     /// 监听的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
     #[arg(long, default_value = "127.0.0.1:20000")]
     addr: String,
-    /// 一个连接这么多秒没有发来任何数据，就断开它（第 6.3 节）；不写就一直等下去
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// 一个连接这么多秒没有发来任何数据，就断开它（第 6.3 节，1 到 86400，即最多一天）；不写就一直等下去
+    #[arg(long, value_name = "SECS", value_parser = idle_timeout_arg)]
     idle_timeout: Option<u64>,
 
     /// 监听之前把发送缓冲区和接收缓冲区都设成这么大（字节），接受的连接沿用它（第 6.4 节）
     #[arg(long, value_name = "字节数")]
     buffer: Option<usize>,
+}
+
+/// `--idle-timeout` 的值：1 到 86400 秒。太大的秒数会让计时器算时间时溢出，所以设个上限。
+fn idle_timeout_arg(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if (1..=86_400).contains(&secs) => Ok(secs),
+        _ => Err("空闲超时要写成 1 到 86400 之间的整数（秒，最多一天），例如 30".to_string()),
+    }
 }
 
 // ANCHOR: process

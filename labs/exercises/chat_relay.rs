@@ -298,7 +298,8 @@ async fn accept_loop(
 
 /// 打开这个连接的 TCP keepalive：连接空闲 `idle` 之后，系统每隔一会儿发一个探测包
 /// （一个不带数据、对方必须确认的 TCP 段）。对方的机器还在，它的系统就会回答，程序什么也察觉不到；
-/// 连续 [`KEEPALIVE_RETRIES`] 个没有回音，系统就断开连接，读任务的 read 随之返回“连接超时”的错误。
+/// 连续 [`KEEPALIVE_RETRIES`] 个没有回音，系统就断开连接，读任务的 read 随之返回“操作超时”的错误
+/// （Linux 的 ETIMEDOUT；按微软的文档，Windows 上是 WSAENETRESET）。
 fn set_keepalive(conn: &TcpStream, idle: Duration) -> std::io::Result<()> {
     socket2::SockRef::from(conn).set_tcp_keepalive(&keepalive_params(idle))
 }

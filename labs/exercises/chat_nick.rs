@@ -768,10 +768,16 @@ async fn run_hub(
     };
     // 每秒看一次有没有进门很久还不起昵称的连接
     let mut clock = tokio::time::interval(Duration::from_secs(1));
-    // 每隔 --heartbeat 秒照看一次报了名的心跳客户端（第 6.3 节）
+    // 每隔 --heartbeat 秒照看一次报了名的心跳客户端（第 6.3 节）。
+    // 大厅被耽搁了（机器卡了一下）的话，错过的几次不补（Delay）：默认的做法是一口气连补好几次，
+    // 而队列里排着的 /pong 还没处理，补的那几次会把明明回答了的客户端当成不出声断开
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
+            // biased：按写的顺序看，先处理已经到了的事件，再看计时器。
+            // 否则 select! 随机挑一个，可能先断开人，再处理他早已发来的 /pong
+            biased;
             event = inbox.recv() => event,
             _ = clock.tick() => {
                 room.drop_nameless();

@@ -838,9 +838,11 @@ fn shortcuts_in_exercise_6_2_lose_points() {
     }
 }
 
-/// 练习 6.1 的两种偷懒：只发 /ping、从不断开人（忘了看门狗的本职），
-/// 或者不看有没有报名、给每个人都发 /ping（nc 用户的屏幕上冒出 /ping，不说话的人也会被断开）。
-/// 两种都不能拿满分，丢的正是检查这件事的测试。
+/// 练习 6.1 的四种偷懒：只发 /ping、从不断开人（忘了看门狗的本职）；
+/// 不看有没有报名、给每个人都发 /ping（nc 用户的屏幕上冒出 /ping，不说话的人也会被断开）；
+/// 时限算错、等了 3 倍才断开（不出声的客户端断开之前被问了 8、9 次，而不是 2、3 次）；
+/// 只问安静了一个间隔以上的人（一直回答的客户端隔一轮才被问一次）。
+/// 都不能拿满分，丢的正是检查这件事的测试。
 #[cfg(unix)]
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
@@ -863,6 +865,8 @@ fn shortcuts_in_exercise_6_1_lose_points() {
             &[
                 "heartbeat_drops_a_silent_client",
                 "heartbeat_waits_for_the_limit",
+                // dave 一直不被断开，carol 等不到他心跳超时
+                "heartbeat_pings_every_interval",
             ][..],
         ),
         (
@@ -877,6 +881,28 @@ fn shortcuts_in_exercise_6_1_lose_points() {
                 "heartbeat_leaves_plain_clients_alone",
                 "lab_client_answers_pings_silently",
             ][..],
+        ),
+        (
+            "three-times-the-limit",
+            lab_with(
+                "labs/chat/server.rs",
+                ".last_heard.elapsed() >= limit {",
+                ".last_heard.elapsed() >= limit * 3 {",
+            ),
+            &["heartbeat_drops_a_silent_client"][..],
+        ),
+        (
+            "pings-only-the-quiet",
+            lab_with(
+                "labs/chat/server.rs",
+                "            } else {\n\
+                 \x20               self.tell(id, PING);\n\
+                 \x20           }",
+                "            } else if self.clients[&id].last_heard.elapsed() >= self.settings.heartbeat {\n\
+                 \x20               self.tell(id, PING);\n\
+                 \x20           }",
+            ),
+            &["heartbeat_pings_every_interval"][..],
         ),
     ];
     for (who, source, failing) in shortcuts {

@@ -35,6 +35,36 @@ async fn no_idle_timeout_without_the_option() {
     liveness::no_idle_timeout_by_default(tcp_server()).await;
 }
 
+// ---- 写错的参数 ----
+
+/// 超出范围的秒数：一行中文说明，退出码 2。太大的值会让计时器溢出（程序崩溃），
+/// keepalive 超过 32767 秒 Linux 不接受（每个连接都会报错）。
+#[test]
+fn out_of_range_seconds_are_explained() {
+    let runs = [
+        (
+            tcp_server(),
+            "lab-tcp-server",
+            &["--idle-timeout", "18446744073709551615"][..],
+        ),
+        (tcp_server(), "lab-tcp-server", &["--idle-timeout", "0"]),
+        (
+            chat_server(),
+            "lab-chat-server",
+            &["--heartbeat", "18446744073709551615"],
+        ),
+        (chat_server(), "lab-chat-server", &["--heartbeat", "3601"]),
+        (chat_server(), "lab-chat-server", &["--keepalive", "40000"]),
+    ]
+    .iter()
+    .map(|(path, name, args)| support::run_to_exit(path, name, args, ""))
+    .collect::<Vec<_>>();
+    for run in &runs {
+        assert!(run.ends_with("[退出码 2]"), "{run}");
+    }
+    support::assert_transcript("liveness_bad_arguments", &support::join_transcripts(&runs));
+}
+
 // ---- 心跳 ----
 
 fn chat_server() -> &'static Path {
@@ -200,6 +230,9 @@ fn bad_link() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-bad-link"))
 }
 
+/// 坏链路连上多少秒以后卡死。
+const STALL_AFTER: &str = "6";
+
 /// 在聊天室前面放一段坏链路（lab-bad-link），`stall` 秒后停止转发，但两头的连接都开着。
 async fn stalled_link(
     to: std::net::SocketAddr,
@@ -217,7 +250,8 @@ async fn stalled_link(
 }
 
 /// 聊天室开着心跳（`--heartbeat 1`）和 keepalive（`--keepalive 1`）。alice 用 `lab-chat-client --heartbeat`、
-/// bob 用一个普通的 TCP 连接（像 nc），各隔着一段 2 秒后卡死的坏链路连进来；carol 直接连进来旁听。
+/// bob 用一个普通的 TCP 连接（像 nc），各隔着一段连上 6 秒后卡死的坏链路连进来；carol 直接连进来旁听。
+/// 6 秒要够两个人都进门（负载重的机器上也够）：卡死之前进门的每一步都要经过坏链路。
 ///
 /// 链路卡死以后，服务端的心跳 3 个间隔后发现 alice 不在了。bob 却一直“在线”：
 /// keepalive 的探测包只走到坏链路那里，回答它的是坏链路所在机器的系统，而那台机器好好的。
@@ -238,7 +272,7 @@ async fn heartbeat_notices_a_stalled_link_and_keepalive_does_not() {
     carol.next_line().await; // 你好，carol
     server.wait_for_line(|l| l.starts_with("carol（")).await;
 
-    let (mut link_a, via_a) = stalled_link(server_addr, "2").await;
+    let (mut link_a, via_a) = stalled_link(server_addr, STALL_AFTER).await;
     let via_a = via_a.to_string();
     let mut alice = support::Program::start(
         chat_client(),
@@ -253,7 +287,7 @@ async fn heartbeat_notices_a_stalled_link_and_keepalive_does_not() {
     carol.expect_line("[系统] alice 进入了聊天室").await;
     server.wait_for_line(|l| l.starts_with("alice（")).await;
 
-    let (mut link_b, via_b) = stalled_link(server_addr, "2").await;
+    let (mut link_b, via_b) = stalled_link(server_addr, STALL_AFTER).await;
     let mut bob = support::LinePeer::connect(via_b).await;
     bob.next_line().await; // 欢迎
     bob.next_line().await; // 请输入昵称
@@ -262,6 +296,13 @@ async fn heartbeat_notices_a_stalled_link_and_keepalive_does_not() {
     carol.expect_line("[系统] bob 进入了聊天室").await;
     server.wait_for_line(|l| l.starts_with("bob（")).await;
 
+    // bob 进门以后 alice 才可能被断开：alice 的链路卡死之后还要 3 个心跳间隔。
+    // 服务端的记录里 bob 进门的那一行已经读到，而心跳超时的那一行还没有，所以快照里的顺序是固定的
+    assert!(
+        !server.transcript().contains("心跳超时"),
+        "bob 进门之前 alice 就被断开了：坏链路卡得太早（STALL_AFTER 太小）\n{}",
+        server.transcript()
+    );
     link_a.wait_for_line(|l| l.contains("停止转发")).await;
     link_b.wait_for_line(|l| l.contains("停止转发")).await;
     // 先发生的：心跳发现 alice 不在了
@@ -276,6 +317,8 @@ async fn heartbeat_notices_a_stalled_link_and_keepalive_does_not() {
     );
     carol.say("/who").await;
     carol.expect_line("[系统] 在线 2 人：carol、bob").await;
+    // 先把服务端还没读的输出读完，再看里面有没有 bob 被断开的那一行
+    liveness::drain(&mut server, Duration::from_millis(500)).await;
     let log = server.transcript();
     assert!(
         !log.lines()

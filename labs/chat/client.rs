@@ -43,6 +43,7 @@ use socket_workbook::text::printable_line;
 use tokio::io::{
     AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
 };
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -210,18 +211,27 @@ const HEARTBEAT_ON: &[u8] = b"/heartbeat\n";
 const PING: &str = "/ping";
 const PONG: &[u8] = b"/pong\n";
 
-/// `--heartbeat`：连接整个交给一个心跳任务（relay_with_heartbeat），它站在连接和程序的其余部分之间：
+/// `--heartbeat`：连接交给两个心跳任务，它们站在连接和程序的其余部分之间：
 ///
-/// - 服务端发来的行，除了 `/ping`，都原样交给 show_incoming（经一个通道，读出错时连原因一起交过去）；
-///   `/ping` 它自己回答 `/pong`，所以屏幕上永远看不到心跳；
-/// - main 要发的行写进一根管道（`tokio::io::duplex`），心跳任务从管道里一行一行地取出来发给服务端。
-///   只有它一个往连接里写，`/pong` 就不会插进用户一行话的中间。
+/// - 读的任务（read_with_heartbeat）：服务端发来的行，除了 `/ping`，都原样交给 show_incoming
+///   （经一个通道，读出错时连原因一起交过去）；`/ping` 它不显示，只请写的任务回答 `/pong`，
+///   所以屏幕上永远看不到心跳；
+/// - 写的任务（write_with_heartbeat）：main 要发的行写进一根管道（`tokio::io::duplex`），
+///   它一行一行地取出来发给服务端，中间插上读的任务要的 `/pong`。只有它一个往连接里写，
+///   `/pong` 就不会插进用户一行话的中间。
+///
+/// 分成两个任务，是为了写的一方卡在 write_all 上（服务端暂时不收）时，读的一方照样在读：
+/// 服务端发来的话照常显示，`/pong` 排在写的任务那里，轮到时就发出去。
 ///
 /// 返回的两半和不加 --heartbeat 时用法一样，main 和 show_incoming 不用知道心跳的存在。
 fn start_heartbeat(conn: TcpStream) -> (Reader, Writer) {
     let (lines, shown) = mpsc::channel::<std::io::Result<Bytes>>(16);
     let (typed, to_send) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(relay_with_heartbeat(conn, to_send, lines));
+    // 要回答的 /pong 只需排一个：排着一个还没发出去时，再来的 /ping 不用再排
+    let (pong, pongs) = mpsc::channel::<()>(1);
+    let (reader, writer) = conn.into_split();
+    tokio::spawn(write_with_heartbeat(writer, to_send, pongs, lines.clone()));
+    tokio::spawn(read_with_heartbeat(reader, pong, lines));
     // 把通道变成一个可以读的字节流：show_incoming 照旧一行一行地读它
     let mut shown = shown;
     let stream = futures_util::stream::poll_fn(move |cx| shown.poll_recv(cx));
@@ -229,63 +239,80 @@ fn start_heartbeat(conn: TcpStream) -> (Reader, Writer) {
     (Box::pin(reader), Box::pin(typed))
 }
 
-/// 心跳任务：先报名，然后同时等两件事：服务端发来一行，或者 main 要发出一行。
-async fn relay_with_heartbeat(
-    conn: TcpStream,
-    to_send: DuplexStream,
+/// 读的任务：一行一行地读服务端，`/ping` 交给写的任务回答，其余的交给 show_incoming。
+async fn read_with_heartbeat(
+    reader: OwnedReadHalf,
+    pong: mpsc::Sender<()>,
     lines: mpsc::Sender<std::io::Result<Bytes>>,
 ) {
-    let (reader, mut writer) = conn.into_split();
     let mut from_server = BufReader::new(reader);
-    let mut typed = BufReader::new(to_send);
-    let (mut line, mut outgoing) = (Vec::new(), Vec::new());
-    let mut typing = true;
+    loop {
+        // 每一行最多读 MAX_SHOWN 字节。这里的 read_until 不会被打断，每一行都用一个新的上限
+        let mut line = Vec::new();
+        let read = (&mut from_server)
+            .take(MAX_SHOWN)
+            .read_until(b'\n', &mut line)
+            .await;
+        match read {
+            Ok(0) => return, // 服务端关闭了连接：丢掉 lines，show_incoming 读到结束
+            Ok(_) if is_ping(&line) => {
+                // 排满了（已经有一个 /pong 在等着发）或者写的任务已经结束：都不用再排
+                let _ = pong.try_send(());
+            }
+            Ok(_) => {
+                if lines.send(Ok(Bytes::from(line))).await.is_err() {
+                    return; // 显示的一方已经不在了
+                }
+            }
+            Err(err) => {
+                let _ = lines.send(Err(err)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// 写的任务：先报名，然后同时等两件事：main 要发出一行，或者读的任务要回答一个 `/pong`。
+async fn write_with_heartbeat(
+    mut writer: OwnedWriteHalf,
+    to_send: DuplexStream,
+    mut pongs: mpsc::Receiver<()>,
+    lines: mpsc::Sender<std::io::Result<Bytes>>,
+) {
     if let Err(err) = writer.write_all(HEARTBEAT_ON).await {
         let _ = lines.send(Err(err)).await;
         return;
     }
+    let mut typed = BufReader::new(to_send);
+    let mut outgoing = Vec::new();
     loop {
-        // read_until 被 select 打断时，已经读到的字节留在 line（outgoing）里，下一轮接着读：
-        // 所以这两个缓冲区只在处理完一整行之后才清空
-        let mut limited = (&mut from_server).take(MAX_SHOWN);
-        tokio::select! {
-            read = limited.read_until(b'\n', &mut line) => {
-                match read {
-                    Ok(0) => return, // 服务端关闭了连接：丢掉 lines，show_incoming 读到结束
-                    Ok(_) if is_ping(&line) => {
-                        if let Err(err) = writer.write_all(PONG).await {
-                            let _ = lines.send(Err(err)).await;
-                            return;
-                        }
-                    }
-                    Ok(_) => {
-                        if lines.send(Ok(Bytes::from(std::mem::take(&mut line)))).await.is_err() {
-                            return; // 显示的一方已经不在了
-                        }
-                    }
-                    Err(err) => {
+        // read_until 被 select 打断时，已经读到的字节留在 outgoing 里，下一轮接着读：
+        // 所以它只在发出一整行之后才清空
+        let sent = tokio::select! {
+            pong = pongs.recv() => match pong {
+                Some(()) => writer.write_all(PONG).await,
+                // 读的任务结束了（服务端关闭了连接）：这边也结束，show_incoming 才读得到结束
+                None => return,
+            },
+            read = typed.read_until(b'\n', &mut outgoing) => match read {
+                // main 关闭了管道（要离开了）：关闭连接的发送方向；服务端最后的话由读的任务接着收
+                Ok(0) => {
+                    if let Err(err) = writer.shutdown().await {
                         let _ = lines.send(Err(err)).await;
-                        return;
                     }
-                }
-                line.clear();
-            }
-            read = typed.read_until(b'\n', &mut outgoing), if typing => {
-                let sent = match read {
-                    // main 关闭了管道（要离开了）：关闭连接的发送方向，接着收服务端最后的话
-                    Ok(0) => {
-                        typing = false;
-                        writer.shutdown().await
-                    }
-                    Ok(_) => writer.write_all(&outgoing).await,
-                    Err(err) => Err(err),
-                };
-                if let Err(err) = sent {
-                    let _ = lines.send(Err(err)).await;
                     return;
                 }
-                outgoing.clear();
-            }
+                Ok(_) => {
+                    let sent = writer.write_all(&outgoing).await;
+                    outgoing.clear();
+                    sent
+                }
+                Err(err) => Err(err),
+            },
+        };
+        if let Err(err) = sent {
+            let _ = lines.send(Err(err)).await;
+            return;
         }
     }
 }

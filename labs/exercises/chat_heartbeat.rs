@@ -64,12 +64,13 @@ struct Args {
     /// 聊天室的名字，找到它的人会看到（默认是“主机名 的聊天室”）；最多 64 个看得见的字符
     #[arg(long, value_parser = room_name_arg)]
     room_name: Option<String>,
-    /// TCP keepalive（第 6.3 节）：连接空闲这么多秒后，系统开始发探测包，没有回音就断开连接。0 表示不开
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_KEEPALIVE)]
+    /// TCP keepalive（第 6.3 节）：连接空闲这么多秒后，系统开始发探测包，没有回音就断开连接。0 表示不开。
+    /// 最多 32767：Linux 的 TCP_KEEPIDLE 不接受更大的值
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_KEEPALIVE, value_parser = keepalive_arg)]
     keepalive: u64,
-    /// 心跳的间隔秒数（第 6.3 节）：每隔这么久给报了名的客户端发一行 /ping，
+    /// 心跳的间隔秒数（第 6.3 节，1 到 3600）：每隔这么久给报了名的客户端发一行 /ping，
     /// 连续 3 个间隔没有收到它的任何一行，就断开它
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_HEARTBEAT, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_HEARTBEAT, value_parser = heartbeat_arg)]
     heartbeat: u64,
 }
 
@@ -297,7 +298,8 @@ async fn accept_loop(
 
 /// 打开这个连接的 TCP keepalive：连接空闲 `idle` 之后，系统每隔一会儿发一个探测包
 /// （一个不带数据、对方必须确认的 TCP 段）。对方的机器还在，它的系统就会回答，程序什么也察觉不到；
-/// 连续 [`KEEPALIVE_RETRIES`] 个没有回音，系统就断开连接，读任务的 read 随之返回“连接超时”的错误。
+/// 连续 [`KEEPALIVE_RETRIES`] 个没有回音，系统就断开连接，读任务的 read 随之返回“操作超时”的错误
+/// （Linux 的 ETIMEDOUT；按微软的文档，Windows 上是 WSAENETRESET）。
 fn set_keepalive(conn: &TcpStream, idle: Duration) -> std::io::Result<()> {
     socket2::SockRef::from(conn).set_tcp_keepalive(&keepalive_params(idle))
 }
@@ -766,10 +768,16 @@ async fn run_hub(
     };
     // 每秒看一次有没有进门很久还不起昵称的连接
     let mut clock = tokio::time::interval(Duration::from_secs(1));
-    // 每隔 --heartbeat 秒照看一次报了名的心跳客户端（第 6.3 节）
+    // 每隔 --heartbeat 秒照看一次报了名的心跳客户端（第 6.3 节）。
+    // 大厅被耽搁了（机器卡了一下）的话，错过的几次不补（Delay）：默认的做法是一口气连补好几次，
+    // 而队列里排着的 /pong 还没处理，补的那几次会把明明回答了的客户端当成不出声断开
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
+            // biased：按写的顺序看，先处理已经到了的事件，再看计时器。
+            // 否则 select! 随机挑一个，可能先断开人，再处理他早已发来的 /pong
+            biased;
             event = inbox.recv() => event,
             _ = clock.tick() => {
                 room.drop_nameless();
@@ -1479,6 +1487,25 @@ fn default_room_name() -> String {
         "聊天室".to_string()
     } else {
         format!("{host}{SUFFIX}")
+    }
+}
+
+/// `--keepalive` 的值：0 到 32767 秒。Linux 的 TCP_KEEPIDLE 最多 32767 秒，更大的值每个连接都会设置失败。
+fn keepalive_arg(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if secs <= 32_767 => Ok(secs),
+        _ => Err(
+            "keepalive 要写成 0 到 32767 之间的整数（秒，0 表示不开；Linux 不接受更大的值），例如 60"
+                .to_string(),
+        ),
+    }
+}
+
+/// `--heartbeat` 的值：1 到 3600 秒。太大的秒数会让计时器算时间时溢出，所以设个上限。
+fn heartbeat_arg(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if (1..=3600).contains(&secs) => Ok(secs),
+        _ => Err("心跳间隔要写成 1 到 3600 之间的整数（秒，最多一小时），例如 10".to_string()),
     }
 }
 

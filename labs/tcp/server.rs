@@ -28,7 +28,7 @@ use socket_workbook::idle::IdleTimeout;
 use socket_workbook::net::reachable_lines;
 use socket_workbook::text::printable;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// TCP 回声服务端：把每个客户端发来的数据原样发回去。
 #[derive(Parser)]
@@ -37,8 +37,8 @@ struct Args {
     /// 监听的地址，格式 HOST:PORT；端口写 0 表示由系统挑选一个空闲端口
     #[arg(long, default_value = "127.0.0.1:20000")]
     addr: String,
-    /// 一个连接这么多秒没有发来任何数据，就断开它（第 6.3 节）；不写就一直等下去
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// 一个连接这么多秒没有发来任何数据，就断开它（第 6.3 节，1 到 86400，即最多一天）；不写就一直等下去
+    #[arg(long, value_name = "SECS", value_parser = idle_timeout_arg)]
     idle_timeout: Option<u64>,
 
     /// 监听之前把发送缓冲区和接收缓冲区都设成这么大（字节），接受的连接沿用它（第 6.4 节）
@@ -46,11 +46,19 @@ struct Args {
     buffer: Option<usize>,
 }
 
+/// `--idle-timeout` 的值：1 到 86400 秒。太大的秒数会让计时器算时间时溢出，所以设个上限。
+fn idle_timeout_arg(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if (1..=86_400).contains(&secs) => Ok(secs),
+        _ => Err("空闲超时要写成 1 到 86400 之间的整数（秒，最多一天），例如 30".to_string()),
+    }
+}
+
 // ANCHOR: process
 /// 处理一个连接：读一块数据，打印出来，再原样写回去，直到对方关闭连接或出错。
 ///
-/// `conn` 通常就是 `TcpStream`；开着 `--idle-timeout` 时是包了一层空闲超时的连接（见 main）。
-/// 两种都能读能写（`AsyncRead + AsyncWrite`），这里的代码对它们一视同仁。
+/// `conn` 可以是任何能读能写的字节流（`AsyncRead + AsyncWrite`）：通常就是 `TcpStream`；
+/// 开着 `--idle-timeout` 时是包了一层空闲超时的连接（第 6.3 节）。这里的代码对它们一视同仁。
 async fn process<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S, peer: SocketAddr) {
     // ANCHOR: exercise
     // 整个连接只用这一个缓冲区。教程的 Go 代码每轮循环都新建一个 bufio.Reader，
@@ -156,28 +164,22 @@ async fn main() -> ExitCode {
         };
         println!("新连接：{peer}");
 
-        // 3. 为这个连接启动一个任务去处理（相当于 Go 的 go process(conn)）
-        spawn_process(conn, peer, args.idle_timeout);
+        // 3. 为这个连接启动一个任务去处理（相当于 Go 的 go process(conn)）。
+        //    --idle-timeout 给连接包上一层空闲超时，见第 6.3 节
+        // ANCHOR: idle_timeout
+        match args.idle_timeout {
+            Some(secs) => {
+                let conn = IdleTimeout::new(conn, Duration::from_secs(secs));
+                tokio::spawn(process(conn, peer));
+            }
+            None => {
+                tokio::spawn(process(conn, peer));
+            }
+        }
+        // ANCHOR_END: idle_timeout
     }
 }
 // ANCHOR_END: main
-
-// ANCHOR: idle_timeout
-/// 启动处理一个连接的任务。开着 `--idle-timeout` 时，先给连接包上一层空闲超时：
-/// 对方 SECS 秒一个字节也没发来，`process` 里的 read 就以“超时”的错误返回，
-/// `process` 照常打印 read_failed 的那一行，结束这个连接。
-fn spawn_process(conn: TcpStream, peer: SocketAddr, idle_timeout: Option<u64>) {
-    match idle_timeout {
-        Some(secs) => {
-            let conn = IdleTimeout::new(conn, Duration::from_secs(secs));
-            tokio::spawn(process(conn, peer));
-        }
-        None => {
-            tokio::spawn(process(conn, peer));
-        }
-    }
-}
-// ANCHOR_END: idle_timeout
 
 // ANCHOR: buffer
 /// 和 TcpListener::bind 一样监听 `addr`，只是在 listen 之前把两个缓冲区设成 `size` 字节。

@@ -404,12 +404,12 @@ pub const ALL: &[Exercise] = &[
         tests: &[
             (
                 "heartbeat_drops_a_silent_client",
-                "报了名却不出声的客户端，3 个间隔后被断开，房间里的人都知道",
+                "报了名却不出声的客户端，再问 2 到 3 次（3 个间隔）就断开，房间里的人都知道",
             ),
             ("heartbeat_waits_for_the_limit", "不到 3 个间隔不断开"),
             (
                 "heartbeat_pings_every_interval",
-                "每个间隔发一次 /ping，回答的客户端一直在",
+                "每个间隔给每个报了名的客户端发一次 /ping，回答的客户端一直在",
             ),
             (
                 "heartbeat_leaves_plain_clients_alone",

@@ -35,14 +35,15 @@ pub async fn idle_client_is_dropped(server: &Path) {
     assert_transcript("liveness_idle_timeout", &server.transcript());
 }
 
-/// `--idle-timeout 1`：每 300 毫秒说一句的客户端，说上 2 秒多也不会被断开：
-/// 计时从最近一次收到数据算起，而不是从连上算起。
+/// `--idle-timeout 3`：每 300 毫秒说一句的客户端，说上 4 秒多（超过时限）也不会被断开：
+/// 计时从最近一次收到数据算起，而不是从连上算起。两句之间的空当离时限差得远（300 毫秒对 3 秒），
+/// 机器再忙也不会因为一次迟到被误判。
 pub async fn active_client_stays(server: &Path) {
-    let (mut server, addr) = start_server(server, TCP_SERVER, &["--idle-timeout", "1"]).await;
+    let (mut server, addr) = start_server(server, TCP_SERVER, &["--idle-timeout", "3"]).await;
     let mut client = connect(addr).await;
     let started = Instant::now();
     let mut sent = 0;
-    while started.elapsed() < Duration::from_millis(2200) {
+    while started.elapsed() < Duration::from_millis(4200) {
         echo_round_trip(&mut client, format!("第 {sent} 句").as_bytes()).await;
         sent += 1;
         // 说话的节奏，不是等待什么事情发生
@@ -84,6 +85,19 @@ pub async fn no_idle_timeout_by_default(server: &Path) {
         .await;
 }
 
+/// 把 `program` 还没读的输出读完：一直读，直到 `quiet` 这么久没有新的一行（总共最多 WAIT）。
+/// `Program::transcript()` 只含已经读过的行；断言“某一行没有出现”之前先调用它，
+/// 不然还没读到的那一行根本不在记录里，断言永远成立。
+pub async fn drain(program: &mut Program, quiet: Duration) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if timeout(quiet, program.next_line()).await.is_err() {
+            return;
+        }
+    }
+    panic!("{WAIT:?} 内程序一直在输出，停不下来");
+}
+
 // ---------------------------------------------------------------- 聊天室：心跳（练习 6.1 也用这些场景）
 
 const CHAT_SERVER: &str = "lab-chat-server";
@@ -98,17 +112,35 @@ fn welcome(nick: &str) -> String {
     format!("[系统] 你好，{nick}！直接输入文字就是对所有人说话，输入 /help 查看命令。")
 }
 
-/// 连上聊天室，读问候；`heartbeat` 为真时先报名心跳（发 `/heartbeat`），再起昵称。
+/// 连上聊天室，读问候，起昵称。`heartbeat` 为真时像实验的客户端（`lab-chat-client --heartbeat`）一样，
+/// 一连上就报名心跳（发 `/heartbeat`）：从这以后服务端随时可能插进一行 `/ping`，
+/// 哪怕问候、提示、欢迎词还没读完，所以这几行之间的 `/ping` 都跳过。
 async fn enter(addr: std::net::SocketAddr, nick: &str, online: usize, heartbeat: bool) -> LinePeer {
     let mut peer = LinePeer::connect(addr).await;
     if heartbeat {
         peer.say("/heartbeat").await;
     }
-    peer.expect_line(&greeting(online)).await;
-    peer.expect_line(PROMPT).await;
+    expect_skipping_pings(&mut peer, &greeting(online)).await;
+    expect_skipping_pings(&mut peer, PROMPT).await;
     peer.say(nick).await;
-    peer.expect_line(&welcome(nick)).await;
+    expect_skipping_pings(&mut peer, &welcome(nick)).await;
     peer
+}
+
+/// 读到第一行不是 `/ping` 的为止，返回跳过了几个 `/ping` 和那一行。
+/// 服务端可能一直在发 `/ping`，所以总共最多等 2 × WAIT。
+async fn skip_pings(peer: &mut LinePeer) -> (usize, String) {
+    let who = peer.local_addr();
+    match timeout(WAIT * 2, peer.read_until_line(|line| line != "/ping")).await {
+        Ok((pings, line)) => (pings.len(), line),
+        Err(_) => panic!("等了 {:?}，{who} 只收到 /ping，没有别的", WAIT * 2),
+    }
+}
+
+/// 跳过 `/ping`，下一行必须正好是 `expected`。
+async fn expect_skipping_pings(peer: &mut LinePeer, expected: &str) {
+    let (_, line) = skip_pings(peer).await;
+    assert_eq!(line, expected, "{} 收到的这一行不对", peer.local_addr());
 }
 
 /// 下一行必须是 `expected`；返回收到的这一行（写进记录）。
@@ -145,10 +177,20 @@ pub async fn heartbeat_drops_a_silent_client(server: &Path) {
     let mut bob_view = vec!["（bob 的终端）".to_string()];
     bob_view.push(heard(&mut bob, "[系统] carol 进入了聊天室").await);
     server.wait_for_line(|l| l.starts_with("carol（")).await;
-    // carol 从此一言不发：/ping 来了也不回答
-    let (pings, last) = carol.read_until_line(|line| line != "/ping").await;
-    assert!(!pings.is_empty(), "报了名的 carol 应当先收到 /ping");
+    // carol 回答第一个 /ping，从此一言不发：/ping 来了也不回答
+    carol.expect_line("/ping").await;
+    carol.say("/pong").await;
+    let (pings, last) = skip_pings(&mut carol).await;
     assert_eq!(last, "[系统] 3 秒没有收到你的心跳，服务端断开了你的连接");
+    // 数一数断开之前又问了几次，而不是量时间。看门狗的规则：每个间隔看一次，最近一次出声到现在
+    // 满了 3 个间隔就断开（这一轮不再发 /ping），不满就发 /ping。carol 的 /pong 是在某一轮（第 k 轮）
+    // 发出 /ping 之后一点点（d）才听到的，到第 k+j 轮时已经安静了 j 个间隔减 d，再加上这一轮计时器的迟到：
+    // j = 4 时一定满 3 个间隔；j = 3 时只在这一轮迟到得比 d 还多时才满。所以断开之前还有 2 次或 3 次 /ping。
+    // 时限写大了（比如 3 倍）会多问好几次，写小了会少问。
+    assert!(
+        (2..=3).contains(&pings),
+        "carol 回答了一次 /ping 以后就不出声，应当再问 2 到 3 次就断开（3 个间隔），实际问了 {pings} 次"
+    );
     carol.expect_closed().await;
     bob_view.push(heard(&mut bob, "[系统] carol 心跳超时，断开了连接").await);
     server.wait_for_line(|l| l.contains("心跳超时")).await;
@@ -168,7 +210,7 @@ pub async fn heartbeat_waits_for_the_limit(server: &Path) {
     let mut carol = enter(addr, "carol", 0, true).await;
     // 进门的那一行（昵称）是 carol 最后一次出声
     let last_said = Instant::now();
-    carol.read_until_line(|line| line != "/ping").await;
+    skip_pings(&mut carol).await;
     carol.expect_closed().await;
     let waited = last_said.elapsed();
     assert!(
@@ -177,23 +219,62 @@ pub async fn heartbeat_waits_for_the_limit(server: &Path) {
     );
 }
 
-/// 报了名、每次都回答 `/pong` 的客户端：每个间隔都收到一次 `/ping`，过了好几个间隔也不会被断开。
+/// 每个间隔都给**每个**报了名的客户端发一次 `/ping`，哪怕它刚刚说过话；一直回答的客户端不会被断开。
+///
+/// 不量时间，数次数：carol 报名心跳，每次收到 `/ping` 都隔半个间隔才回答（像一条慢吞吞的网络）；
+/// dave 报名心跳，进门（最后一次出声，记作 L）以后一言不发，被断开。看门狗每个间隔看一轮，
+/// 第一轮在 L 之后一个间隔之内，所以 L 之后的第 4 轮离 L 一定超过 3 个间隔：dave 最晚在第 4 轮被断开；
+/// 第 3 轮只在它迟到得比“L 到它前一轮的距离”还多时才断开他（很少见）。所以 dave 在场时看门狗看了 3 或 4 轮。
+/// 每一轮都问 carol 的话，她从 dave 进门到 dave 被断开至少被问 3 次：
+/// 实验的写法按进门的先后看，先问 carol 再断开 dave，断开的那一轮也算；
+/// 先断开、再另起一遍去问的写法在第 4 轮断开时也是 3 次（只在上面那种少见的情况下是 2 次）。
+/// 只问“安静了一个间隔以上”的人的写法：carol 每次回答完只安静了半个间隔，所以隔一轮才被问一次，
+/// 至多 4 轮里最多 2 次。另外 carol 不该比 dave 多被问一次以上（一轮只问一次）。
 pub async fn heartbeat_pings_every_interval(server: &Path) {
     let (_server, addr) = start_server(server, CHAT_SERVER, &["--heartbeat", "1"]).await;
     let mut carol = enter(addr, "carol", 0, true).await;
-    let started = Instant::now();
-    for _ in 0..5 {
-        carol.expect_line("/ping").await;
-        carol.say("/pong").await;
+    let mut dave = enter(addr, "dave", 1, true).await;
+    let mut counting = false;
+    let mut carol_pings = 0;
+    let watch = async {
+        loop {
+            let line = carol.next_line().await;
+            if line == "/ping" {
+                if counting {
+                    carol_pings += 1;
+                }
+                // 回答的节奏（半个间隔），不是等待什么事情发生
+                sleep(Duration::from_millis(500)).await;
+                carol.say("/pong").await;
+            } else if line == "[系统] dave 进入了聊天室" {
+                counting = true;
+            } else if line == "[系统] dave 心跳超时，断开了连接" {
+                return;
+            } else {
+                panic!("carol 收到了意料之外的一行：{line}");
+            }
+        }
+    };
+    if timeout(WAIT * 2, watch).await.is_err() {
+        panic!("等了 {:?}，carol 没有听到 dave 心跳超时", WAIT * 2);
     }
-    let took = started.elapsed();
-    // 5 次 /ping 至少跨过 4 个间隔；超过了 3 个间隔（断开的时限），carol 照样在
+    let (dave_pings, last) = skip_pings(&mut dave).await;
+    assert_eq!(last, "[系统] 3 秒没有收到你的心跳，服务端断开了你的连接");
     assert!(
-        took >= Duration::from_millis(3500),
-        "/ping 应当每秒一次，5 次却只用了 {took:?}"
+        dave_pings >= 2,
+        "dave 被断开之前应当至少被问过 2 次，实际 {dave_pings} 次"
     );
+    assert!(
+        carol_pings >= 3,
+        "dave 在场的 3 到 4 轮里，每一轮都该问 carol 一次（她刚刚回答过也要问），实际只问了 {carol_pings} 次"
+    );
+    assert!(
+        carol_pings <= dave_pings + 1,
+        "一轮只该问一次：dave 被问了 {dave_pings} 次，carol 却被问了 {carol_pings} 次"
+    );
+    // 过了好几个间隔，一直回答的 carol 照样在
     carol.say("/who").await;
-    let (_, who) = carol.read_until_line(|line| line != "/ping").await;
+    let (_, who) = skip_pings(&mut carol).await;
     assert_eq!(who, "[系统] 在线 1 人：carol");
 }
 
@@ -237,6 +318,8 @@ pub async fn lab_client_answers_pings(server: &Path, client: &Path) {
         !transcript.contains("/ping") && !transcript.contains("/pong"),
         "心跳不应出现在屏幕上：\n{transcript}"
     );
+    // 心跳超时的那一行要是有，也早该打印了（alice 最后一次回答之后又过了 4.5 秒）
+    drain(&mut server, Duration::from_millis(500)).await;
     let log = server.transcript();
     assert!(
         !log.contains("心跳超时"),

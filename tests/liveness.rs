@@ -239,14 +239,13 @@ async fn stalled_link(
     stall: &str,
 ) -> (support::Program, std::net::SocketAddr) {
     let to = to.to_string();
-    let (mut link, addr) = support::start_server(
+    // 第一行写着监听的地址和全部设置，start_server 已经读过它
+    support::start_server(
         bad_link(),
         "lab-bad-link",
         &["--to", &to, "--stall-after", stall],
     )
-    .await;
-    link.next_line().await; // 坏链路：种子……（设置）
-    (link, addr)
+    .await
 }
 
 /// 聊天室开着心跳（`--heartbeat 1`）和 keepalive（`--keepalive 1`）。alice 用 `lab-chat-client --heartbeat`、

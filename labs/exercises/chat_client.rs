@@ -97,7 +97,7 @@ async fn main() -> ExitCode {
     );
 
     // 2. 收、发两个方向各走各的：收的一半交给一个任务，键盘交给一个线程
-    //    （第 6.3 节）加了 --heartbeat 时，连接先交给心跳任务，收和发都经过它，见 start_heartbeat
+    //    （第 6.3 节）加了 --heartbeat 时，连接先交给两个心跳任务（一个读、一个写），收和发都经过它们，见 start_heartbeat
     let (reader, mut writer) = if args.heartbeat {
         start_heartbeat(conn)
     } else {
@@ -122,9 +122,9 @@ fn send_failed(err: &std::io::Error) -> String {
     format!("发送失败：{}。服务端可能已经退出", cause(err))
 }
 
-/// 收的一半：平时是连接的读方向；加了 `--heartbeat` 时是心跳任务交出来的行（见 start_heartbeat）。
+/// 收的一半：平时是连接的读方向；加了 `--heartbeat` 时是读的那个心跳任务交出来的行（见 start_heartbeat）。
 type Reader = Pin<Box<dyn AsyncRead + Send>>;
-/// 发的一半：平时是连接的写方向；加了 `--heartbeat` 时是通往心跳任务的管道。
+/// 发的一半：平时是连接的写方向；加了 `--heartbeat` 时是通往写的那个心跳任务的管道。
 type Writer = Pin<Box<dyn AsyncWrite + Send>>;
 
 /// 收：把服务端发来的每一行显示出来，直到连接结束。返回结束的原因。

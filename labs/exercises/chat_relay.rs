@@ -775,49 +775,70 @@ async fn run_hub(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
-            // biased：按写的顺序看，先处理已经到了的事件，再看计时器。
-            // 否则 select! 随机挑一个，可能先断开人，再处理他早已发来的 /pong
+            // biased：按写的顺序看。两个计时器很少到点，放在前面也饿不着事件；
+            // 反过来把事件放在前面，源源不断的消息会让计时器永远轮不到
             biased;
-            event = inbox.recv() => event,
             _ = clock.tick() => {
                 room.drop_nameless();
                 continue;
             }
             _ = heartbeat.tick() => {
+                // 先处理已经排在队列里的事件（至多现在的这么多个）再判断：
+                // 不然可能先断开一个人，再读到他早已发来的 /pong
+                for _ in 0..inbox.len() {
+                    match inbox.try_recv() {
+                        Ok(event) => {
+                            if !handle(&mut room, event) {
+                                return;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
                 room.check_heartbeats();
                 room.drop_slow_clients();
                 continue;
             }
+            event = inbox.recv() => event,
         };
         let Some(event) = event else { return };
-        match event {
-            Event::Join {
-                id,
-                addr,
-                queue,
-                kick,
-                seat,
-            } => room.join(id, addr, queue, kick, seat),
-            Event::Line { id, text } => room.received(id, &text),
-            Event::TooLong { id } => {
-                room.heard(id);
-                room.tell(
-                    id,
-                    &format!("[系统] 这一行超过了 {MAX_LINE} 字节，没有发出去。"),
-                );
-            }
-            Event::TooFast { id } => room.tell(id, &too_fast(settings.max_rate)),
-            // 自己关闭了发送方向（比如按了 Ctrl-D）：和 /quit 一样，说声再见再让它走
-            Event::Leave { id, error: None } => room.quit(id),
-            Event::Leave { id, error } => room.leave(id, error),
-            Event::Console(text) => room.console(&text),
-            Event::Shutdown => {
-                room.shutdown();
-                return;
-            }
+        if !handle(&mut room, event) {
+            return;
         }
         room.drop_slow_clients();
     }
+}
+
+/// 大厅处理一个事件。返回 false 表示服务端要停了（Ctrl-C）。
+fn handle(room: &mut Room, event: Event) -> bool {
+    let max_rate = room.settings.max_rate;
+    match event {
+        Event::Join {
+            id,
+            addr,
+            queue,
+            kick,
+            seat,
+        } => room.join(id, addr, queue, kick, seat),
+        Event::Line { id, text } => room.received(id, &text),
+        Event::TooLong { id } => {
+            room.heard(id);
+            room.tell(
+                id,
+                &format!("[系统] 这一行超过了 {MAX_LINE} 字节，没有发出去。"),
+            );
+        }
+        Event::TooFast { id } => room.tell(id, &too_fast(max_rate)),
+        // 自己关闭了发送方向（比如按了 Ctrl-D）：和 /quit 一样，说声再见再让它走
+        Event::Leave { id, error: None } => room.quit(id),
+        Event::Leave { id, error } => room.leave(id, error),
+        Event::Console(text) => room.console(&text),
+        Event::Shutdown => {
+            room.shutdown();
+            return false;
+        }
+    }
+    true
 }
 
 impl Room {

@@ -404,7 +404,7 @@ pub const ALL: &[Exercise] = &[
         tests: &[
             (
                 "heartbeat_drops_a_silent_client",
-                "报了名却不出声的客户端，再问 2 到 3 次（3 个间隔）就断开，房间里的人都知道",
+                "报了名却不出声的客户端，再问 2 到 4 次（3 个间隔）就断开，房间里的人都知道",
             ),
             ("heartbeat_waits_for_the_limit", "不到 3 个间隔不断开"),
             (

@@ -185,11 +185,12 @@ pub async fn heartbeat_drops_a_silent_client(server: &Path) {
     // 数一数断开之前又问了几次，而不是量时间。看门狗的规则：每个间隔看一次，最近一次出声到现在
     // 满了 3 个间隔就断开（这一轮不再发 /ping），不满就发 /ping。carol 的 /pong 是在某一轮（第 k 轮）
     // 发出 /ping 之后一点点（d）才听到的，到第 k+j 轮时已经安静了 j 个间隔减 d，再加上这一轮计时器的迟到：
-    // j = 4 时一定满 3 个间隔；j = 3 时只在这一轮迟到得比 d 还多时才满。所以断开之前还有 2 次或 3 次 /ping。
-    // 时限写大了（比如 3 倍）会多问好几次，写小了会少问。
+    // j = 4 时一定满 3 个间隔；j = 3 时只在这一轮迟到得比 d 还多时才满。所以断开之前通常还有 2 次或 3 次 /ping；
+    // 机器很忙、大厅处理 /pong 晚了一个间隔以上时，断开也跟着晚一轮，是 4 次。
+    // 时限写大了（比如 3 倍，问 8、9 次）或者写小了（1 个间隔，问 0 次）都在这个范围之外。
     assert!(
-        (2..=3).contains(&pings),
-        "carol 回答了一次 /ping 以后就不出声，应当再问 2 到 3 次就断开（3 个间隔），实际问了 {pings} 次"
+        (2..=4).contains(&pings),
+        "carol 回答了一次 /ping 以后就不出声，应当再问 2 到 4 次就断开（3 个间隔），实际问了 {pings} 次"
     );
     carol.expect_closed().await;
     bob_view.push(heard(&mut bob, "[系统] carol 心跳超时，断开了连接").await);
@@ -207,9 +208,10 @@ pub async fn heartbeat_drops_a_silent_client(server: &Path) {
 /// （`--heartbeat 1`：3 秒；留一点余量，少于 2.5 秒就算太早）。
 pub async fn heartbeat_waits_for_the_limit(server: &Path) {
     let (_server, addr) = start_server(server, CHAT_SERVER, &["--heartbeat", "1"]).await;
-    let mut carol = enter(addr, "carol", 0, true).await;
-    // 进门的那一行（昵称）是 carol 最后一次出声
+    // 进门时说的昵称是 carol 最后一次出声。在进门之前开始计时：这一刻一定不晚于服务端听到昵称的那一刻，
+    // 量出来的只会偏长，机器再忙也不会把正确的服务端量成“太早”
     let last_said = Instant::now();
+    let mut carol = enter(addr, "carol", 0, true).await;
     skip_pings(&mut carol).await;
     carol.expect_closed().await;
     let waited = last_said.elapsed();
@@ -219,17 +221,14 @@ pub async fn heartbeat_waits_for_the_limit(server: &Path) {
     );
 }
 
-/// 每个间隔都给**每个**报了名的客户端发一次 `/ping`，哪怕它刚刚说过话；一直回答的客户端不会被断开。
+/// 每个间隔都给**每个**报了名的客户端发一次 `/ping`，哪怕它刚刚说过话；一直出声的客户端不会被断开。
 ///
-/// 不量时间，数次数：carol 报名心跳，每次收到 `/ping` 都隔半个间隔才回答（像一条慢吞吞的网络）；
-/// dave 报名心跳，进门（最后一次出声，记作 L）以后一言不发，被断开。看门狗每个间隔看一轮，
-/// 第一轮在 L 之后一个间隔之内，所以 L 之后的第 4 轮离 L 一定超过 3 个间隔：dave 最晚在第 4 轮被断开；
-/// 第 3 轮只在它迟到得比“L 到它前一轮的距离”还多时才断开他（很少见）。所以 dave 在场时看门狗看了 3 或 4 轮。
-/// 每一轮都问 carol 的话，她从 dave 进门到 dave 被断开至少被问 3 次：
-/// 实验的写法按进门的先后看，先问 carol 再断开 dave，断开的那一轮也算；
-/// 先断开、再另起一遍去问的写法在第 4 轮断开时也是 3 次（只在上面那种少见的情况下是 2 次）。
-/// 只问“安静了一个间隔以上”的人的写法：carol 每次回答完只安静了半个间隔，所以隔一轮才被问一次，
-/// 至多 4 轮里最多 2 次。另外 carol 不该比 dave 多被问一次以上（一轮只问一次）。
+/// 不量时间，数次数：carol 报名心跳，不管有没有 `/ping`，每 300 毫秒就说一句 `/pong`（一直在出声）；
+/// dave 报名心跳，进门以后一言不发，被断开。看门狗每个间隔看一轮，dave 在场的是 3 到 4 轮
+/// （机器很忙时可能更多）。每一轮都问所有人的写法，在这几轮里至少问 carol 2 次
+/// （哪怕先断开 dave、再另起一遍去问，而 dave 在第 3 轮就被断开）；
+/// 只问“安静了一个间隔以上”的人的写法，一次也不会问她，因为她从来没有安静过一个间隔。
+/// 另外 carol 不该比 dave 多被问一次以上（一轮只问一次）。
 pub async fn heartbeat_pings_every_interval(server: &Path) {
     let (_server, addr) = start_server(server, CHAT_SERVER, &["--heartbeat", "1"]).await;
     let mut carol = enter(addr, "carol", 0, true).await;
@@ -237,21 +236,24 @@ pub async fn heartbeat_pings_every_interval(server: &Path) {
     let mut counting = false;
     let mut carol_pings = 0;
     let watch = async {
+        // 说话的节奏（300 毫秒一句），不是等待什么事情发生
+        let mut rhythm = tokio::time::interval(Duration::from_millis(300));
         loop {
-            let line = carol.next_line().await;
-            if line == "/ping" {
-                if counting {
-                    carol_pings += 1;
+            tokio::select! {
+                _ = rhythm.tick() => carol.say("/pong").await,
+                line = carol.next_line() => {
+                    if line == "/ping" {
+                        if counting {
+                            carol_pings += 1;
+                        }
+                    } else if line == "[系统] dave 进入了聊天室" {
+                        counting = true;
+                    } else if line == "[系统] dave 心跳超时，断开了连接" {
+                        return;
+                    } else {
+                        panic!("carol 收到了意料之外的一行：{line}");
+                    }
                 }
-                // 回答的节奏（半个间隔），不是等待什么事情发生
-                sleep(Duration::from_millis(500)).await;
-                carol.say("/pong").await;
-            } else if line == "[系统] dave 进入了聊天室" {
-                counting = true;
-            } else if line == "[系统] dave 心跳超时，断开了连接" {
-                return;
-            } else {
-                panic!("carol 收到了意料之外的一行：{line}");
             }
         }
     };
@@ -265,8 +267,8 @@ pub async fn heartbeat_pings_every_interval(server: &Path) {
         "dave 被断开之前应当至少被问过 2 次，实际 {dave_pings} 次"
     );
     assert!(
-        carol_pings >= 3,
-        "dave 在场的 3 到 4 轮里，每一轮都该问 carol 一次（她刚刚回答过也要问），实际只问了 {carol_pings} 次"
+        carol_pings >= 2,
+        "dave 在场的 3 到 4 轮里，每一轮都该问 carol 一次（她刚刚说过话也要问），实际只问了 {carol_pings} 次"
     );
     assert!(
         carol_pings <= dave_pings + 1,

@@ -899,6 +899,9 @@ pub struct LinePeer {
     reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
     writer: tokio::net::tcp::OwnedWriteHalf,
     local: SocketAddr,
+    /// 已经读到、但还不成一行的字节。放在这里而不是局部变量里，读一行的 future 被 select! 丢掉时
+    /// （例如同时在等一个计时器）也不丢字节：下一次读接着拼
+    pending: Vec<u8>,
 }
 
 impl LinePeer {
@@ -925,6 +928,7 @@ impl LinePeer {
             reader: BufReader::new(reader),
             writer,
             local,
+            pending: Vec::new(),
         }
     }
 
@@ -956,14 +960,16 @@ impl LinePeer {
 
     /// 读下一行（去掉行尾的换行），连接结束时返回 None。最多等 [`WAIT`]。
     pub async fn try_next_line(&mut self) -> Option<String> {
-        let mut line = Vec::new();
-        match timeout(WAIT, self.reader.read_until(b'\n', &mut line)).await {
-            Ok(Ok(0)) => None,
-            Ok(Ok(_)) => Some(
-                String::from_utf8_lossy(&line)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_string(),
-            ),
+        match timeout(WAIT, self.reader.read_until(b'\n', &mut self.pending)).await {
+            Ok(Ok(0)) if self.pending.is_empty() => None,
+            Ok(Ok(_)) => {
+                let line = std::mem::take(&mut self.pending);
+                Some(
+                    String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                )
+            }
             Ok(Err(err)) => panic!(
                 "{} 读取失败：{}",
                 self.local,

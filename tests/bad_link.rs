@@ -490,7 +490,6 @@ fn bad_arguments_are_explained() {
 
 // ---------------------------------------------------------------- 真的丢包：两台主机之间
 
-#[allow(dead_code)] // 这里只用到搭局域网和设防火墙的部分
 #[path = "support/netns.rs"]
 mod netns;
 
@@ -505,13 +504,9 @@ const LOSSY_DONE: &str = "1 MiB 的回声完整无误，主机 B 重传的 TCP �
 /// 需要 root、ip 和 nft，不满足时打印一行原因、直接通过（见 tests/support/netns.rs）。
 #[tokio::test]
 async fn real_loss_under_tcp_is_repaired_by_retransmission() {
-    let lan = match netns::Lan::new() {
-        Ok(lan) => lan,
-        Err(reason) => return netns::skip(&reason),
+    let Some(lan) = netns::lan_with_firewall_or_skip() else {
+        return;
     };
-    if let Err(reason) = lan.nft_available() {
-        return netns::skip_firewall(&reason);
-    }
     lan.nft_on_a(
         "add table inet lossy; \
          add chain inet lossy input { type filter hook input priority 0; policy accept; }; \

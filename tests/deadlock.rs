@@ -91,24 +91,6 @@ fn size_out_of_range_is_refused() {
 
 // ---------------------------------------------------------------- ss -tmn：卡住时两头的缓冲区
 
-/// `ss`（iproute2）不在时打印一行原因，测试通过；CI 设了 SOCKET_WORKBOOK_REQUIRE_LAN 时失败。
-#[cfg(target_os = "linux")]
-fn ss_available() -> bool {
-    let found = std::process::Command::new("ss")
-        .arg("-V")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        let line = "跳过：这个测试要用 ss（iproute2）看卡住时的缓冲区，这台机器上找不到它";
-        if std::env::var_os("SOCKET_WORKBOOK_REQUIRE_LAN").is_some() {
-            panic!("{line}（设置了 SOCKET_WORKBOOK_REQUIRE_LAN：这里不许跳过）");
-        }
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
-    }
-    found
-}
-
 /// ss 列出的一个套接字：队列长度（字节）和它那一行、skmem 那一行。
 #[cfg(target_os = "linux")]
 struct SsRow {
@@ -201,7 +183,7 @@ async fn ss_shows_the_four_full_buffers_of_a_deadlock() {
     use std::time::{Duration, Instant};
     use support::{Program, assert_transcript_with_filters, find_address, start_server};
 
-    if !ss_available() {
+    if !support::ss_available("看卡住时的缓冲区") {
         return;
     }
     let (mut server, addr) = start_server(server(), "lab-tcp-server", &["--buffer", "4096"]).await;

@@ -6,7 +6,6 @@
 //! 最后一个测试在两台“主机”（网络命名空间）之间让一台主机消失，看看半开的连接是什么样子。
 
 #[path = "support/netns.rs"]
-#[allow(dead_code)] // 这里只用到其中一部分，而且只在 Linux 上用
 mod netns;
 mod scenarios;
 mod support;
@@ -312,24 +311,6 @@ async fn std_bind_sets_reuseaddr_on_unix() {
 
 // ---------------------------------------------------------------- ss -tan：真实的连接状态
 
-/// `ss`（iproute2）不在时打印一行原因，测试通过；CI 设了 SOCKET_WORKBOOK_REQUIRE_LAN 时失败。
-#[cfg(target_os = "linux")]
-fn ss_available() -> bool {
-    let found = std::process::Command::new("ss")
-        .arg("-V")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        let line = "跳过：这个测试要用 ss（iproute2）看连接的状态，这台机器上找不到它";
-        if std::env::var_os("SOCKET_WORKBOOK_REQUIRE_LAN").is_some() {
-            panic!("{line}（设置了 SOCKET_WORKBOOK_REQUIRE_LAN：这里不许跳过）");
-        }
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
-    }
-    found
-}
-
 /// 和快照比对 ss 的记录：服务端的端口换成 `[服务端]`，客户端的端口换成 `[客户端]`，
 /// 读者一眼看出哪一行是哪一头。
 #[cfg(target_os = "linux")]
@@ -392,7 +373,7 @@ fn ss_until(a: SocketAddr, b: SocketAddr, done: impl Fn(&str) -> bool) -> String
 #[cfg(target_os = "linux")]
 #[test]
 fn ss_shows_time_wait_on_the_side_that_closed_first() {
-    if !ss_available() {
+    if !support::ss_available("看连接的状态") {
         return;
     }
     let (addr, client_addr) = leave_time_wait(true);
@@ -413,7 +394,7 @@ fn ss_shows_time_wait_on_the_side_that_closed_first() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn ss_shows_fin_wait_2_and_close_wait_during_a_half_close() {
-    if !ss_available() {
+    if !support::ss_available("看连接的状态") {
         return;
     }
     let (listener, addr) = test_listener().await;
@@ -469,13 +450,9 @@ fn connect_from_host(host: &str, addr: SocketAddr) -> std::net::TcpStream {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_vanished_host_leaves_a_half_open_connection() {
-    let lan = match netns::Lan::new() {
-        Ok(lan) => lan,
-        Err(reason) => return netns::skip(&reason),
+    let Some(lan) = netns::lan_with_firewall_or_skip() else {
+        return;
     };
-    if let Err(reason) = lan.nft_available() {
-        return netns::skip_firewall(&reason);
-    }
     let mut server = lan.start_on_a(tcp_server(), "lab-tcp-server", &["--addr", "0.0.0.0:20000"]);
     let first = server.next_line().await;
     assert!(first.contains("0.0.0.0:20000"), "{first}");

@@ -13,7 +13,7 @@ mod support;
 
 use std::path::Path;
 
-use netns::{A_V4, A_V6, Lan};
+use netns::{A_V4, A_V6, Lan, lan_or_skip, lan_with_firewall_or_skip, on_host};
 use support::{assert_lan_transcript, join_transcripts};
 
 fn chat_server() -> &'static Path {
@@ -40,41 +40,6 @@ fn udp_client() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_lab-udp-client"))
 }
 
-/// 搭好两台主机的局域网；搭不起来时打印一行原因，返回 None（测试就此通过）。
-fn lan() -> Option<Lan> {
-    match Lan::new() {
-        Ok(lan) => Some(lan),
-        Err(reason) => {
-            netns::skip(&reason);
-            None
-        }
-    }
-}
-
-/// 同上，另外要能在主机 A 上设防火墙（nft）。
-fn lan_with_firewall() -> Option<Lan> {
-    let lan = lan()?;
-    match lan.nft_available() {
-        Ok(()) => Some(lan),
-        Err(reason) => {
-            netns::skip_firewall(&reason);
-            None
-        }
-    }
-}
-
-/// 记录里的命令行写出它在哪台主机上运行：`$ lab-chat-server …` 变成 `host-a$ lab-chat-server …`。
-fn on_host(host: &str, transcript: &str) -> String {
-    transcript
-        .lines()
-        .map(|line| match line.strip_prefix("$ ") {
-            Some(command) => format!("{host}$ {command}"),
-            None => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 // ---------------------------------------------------------------- 聊天室：两台主机上的两个人
 
 const PROMPT: &str = "[系统] 请输入你的昵称：";
@@ -91,7 +56,7 @@ fn welcome(nick: &str) -> String {
 /// （回环地址）连进来，bob 在主机 B 上经 `b_addr`（主机 A 在网线上的地址）连进来，两人互相说话。
 /// 一步一步地进行，每一步都等该收到的人收到了再走下一步。快照：服务端的控制台、alice 和 bob 的终端。
 async fn chat_between_hosts(listen: &str, a_addr: &str, b_addr: &str, snapshot: &str) {
-    let Some(lan) = lan() else { return };
+    let Some(lan) = lan_or_skip() else { return };
     let mut server = lan.start_on_a(chat_server(), "lab-chat-server", &["--addr", listen]);
     let first = server.next_line().await;
     assert!(
@@ -166,7 +131,7 @@ async fn chat_between_two_hosts_over_ipv6() {
 /// UDP 回声服务端在主机 A 上接收 0.0.0.0:8080，主机 B 上的客户端发一个数据报过去，收到回声。
 #[tokio::test]
 async fn udp_echo_between_two_hosts() {
-    let Some(lan) = lan() else { return };
+    let Some(lan) = lan_or_skip() else { return };
     let mut server = lan.start_on_a(udp_server(), "lab-udp-server", &["--addr", "0.0.0.0:8080"]);
     let first = server.next_line().await;
     assert!(first.contains("0.0.0.0:8080"), "{first}");
@@ -190,7 +155,7 @@ async fn udp_echo_between_two_hosts() {
 /// 数据包到了主机 A，可那个地址上没有程序在监听，主机 A 回一个 RST：连接被拒绝。
 #[tokio::test]
 async fn server_on_loopback_is_refused_from_another_host() {
-    let Some(lan) = lan() else { return };
+    let Some(lan) = lan_or_skip() else { return };
     let mut server = lan.start_on_a(tcp_server(), "lab-tcp-server", &[]);
     server
         .expect_line("正在监听 127.0.0.1:20000，按 Ctrl-C 停止")
@@ -240,7 +205,7 @@ async fn connect_through_firewall(lan: &Lan, rule: &str, client_args: &[&str]) -
 /// （要用客户端的 --connect-timeout 和“连接超时”的说明。）
 #[tokio::test]
 async fn firewall_drop_makes_the_connect_time_out() {
-    let Some(lan) = lan_with_firewall() else {
+    let Some(lan) = lan_with_firewall_or_skip() else {
         return;
     };
     let client = connect_through_firewall(&lan, "drop", &["--connect-timeout", "1"]).await;
@@ -252,7 +217,7 @@ async fn firewall_drop_makes_the_connect_time_out() {
 /// （要用客户端对“主机不可达”的说明。）
 #[tokio::test]
 async fn firewall_reject_admin_prohibited_is_host_unreachable() {
-    let Some(lan) = lan_with_firewall() else {
+    let Some(lan) = lan_with_firewall_or_skip() else {
         return;
     };
     let rule = "reject with icmpx type admin-prohibited";
@@ -264,7 +229,7 @@ async fn firewall_reject_admin_prohibited_is_host_unreachable() {
 /// 防火墙替主机 A 回一个 RST：在客户端看来，和没有程序在监听一模一样。
 #[tokio::test]
 async fn firewall_reject_with_tcp_reset_is_refused() {
-    let Some(lan) = lan_with_firewall() else {
+    let Some(lan) = lan_with_firewall_or_skip() else {
         return;
     };
     let client = connect_through_firewall(&lan, "reject with tcp reset", &[]).await;
@@ -285,7 +250,7 @@ async fn firewall_reject_with_tcp_reset_is_refused() {
 /// （要用客户端的 --connect-timeout、依次试每个地址和“已连接到 IP:端口”。）
 #[tokio::test]
 async fn name_with_a_dead_address_first_reaches_the_second() {
-    let Some(lan) = lan() else { return };
+    let Some(lan) = lan_or_skip() else { return };
     lan.set_hosts_on_b("127.0.0.1 localhost\n192.0.2.3 host-a\n192.0.2.1 host-a\n");
     let mut server = lan.start_on_a(tcp_server(), "lab-tcp-server", &["--addr", "0.0.0.0:20000"]);
     let first = server.next_line().await;
@@ -322,7 +287,7 @@ async fn name_with_a_dead_address_first_reaches_the_second() {
 /// 主机 A 从 IPv4 和 IPv6 各回答一次，列表里是同一个房间的两个地址。bob 选 1（IPv4 那个），加入，说一句话。
 #[tokio::test]
 async fn discovery_finds_and_joins_a_room_on_another_host() {
-    let Some(lan) = lan() else { return };
+    let Some(lan) = lan_or_skip() else { return };
     let server_args = [
         "--addr",
         "[::]:20004",
@@ -413,7 +378,7 @@ fn sorted_discovery_lines(transcript: &str) -> String {
 /// 测试结束时（通过也好、panic 也好）两台主机都被拆掉，不留下任何命名空间。
 #[test]
 fn lan_is_removed_even_when_a_test_panics() {
-    let Some(lan) = lan() else { return };
+    let Some(lan) = lan_or_skip() else { return };
     let names = lan.on_a()[3].to_string();
     let other = lan.on_b()[3].to_string();
     let panicked = std::panic::catch_unwind(move || {

@@ -2,7 +2,6 @@
 //! 聊天室的 TCP keepalive（--keepalive）和应用层心跳（--heartbeat）。
 
 #[path = "support/netns.rs"]
-#[allow(dead_code)] // 这里只用到其中一部分
 mod netns;
 mod scenarios;
 mod support;
@@ -10,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use netns::{A_V4, Lan};
+use netns::{A_V4, Lan, lan_with_firewall_or_skip, on_host};
 use scenarios::liveness;
 use support::assert_lan_transcript;
 
@@ -107,29 +106,6 @@ async fn keepalive_is_set_on_accepted_connections() {
     liveness::keepalive_is_set_on_accepted_connections(chat_server()).await;
 }
 
-/// 搭好两台主机的局域网；搭不起来时打印一行原因，返回 None（测试就此通过，和 tests/lan.rs 一样）。
-fn lan() -> Option<Lan> {
-    match Lan::new() {
-        Ok(lan) => Some(lan),
-        Err(reason) => {
-            netns::skip(&reason);
-            None
-        }
-    }
-}
-
-/// 记录里的命令行写出它在哪台主机上运行（和 tests/lan.rs 一样）。
-fn on_host(host: &str, transcript: &str) -> String {
-    transcript
-        .lines()
-        .map(|line| match line.strip_prefix("$ ") {
-            Some(command) => format!("{host}$ {command}"),
-            None => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// 等主机 A 上聊天室（端口 20004）的已连接套接字显示 `timer:(keepalive,…)`：发出的数据都已被确认，
 /// 连接空闲，keepalive 的计时器在走。没有可以等的事件，每 50 毫秒问一次 ss，最多等 [`support::WAIT`]。
 async fn wait_for_keepalive_timer(lan: &Lan) {
@@ -172,11 +148,9 @@ const VANISH: &str = "add table inet vanish; \
 /// 聊天室那一头的连接空闲 1 秒后，系统开始探测，3 次没有回音就断开：服务端说出原因，房间里的人听到他离开。
 #[tokio::test]
 async fn keepalive_notices_a_host_that_vanished() {
-    let Some(lan) = lan() else { return };
-    if let Err(reason) = lan.nft_available() {
-        netns::skip_firewall(&reason);
+    let Some(lan) = lan_with_firewall_or_skip() else {
         return;
-    }
+    };
     let mut server = lan.start_on_a(
         chat_server(),
         "lab-chat-server",

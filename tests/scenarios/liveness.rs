@@ -348,24 +348,18 @@ pub async fn keepalive_is_set_on_accepted_connections(server: &Path) {
     // 服务端那一头：本地端口是聊天室的端口，对方端口是 erin 的。
     // 刚发出的欢迎词还没被确认时，ss 显示的是重传计时器 timer:(on,…)；确认之后才轮到 keepalive。
     // 没有可以等的事件，每 50 毫秒问一次 ss，最多等 WAIT
+    if !ss_available("看服务端那一头的 keepalive 计时器（启动时的说明已经检查过）")
+    {
+        return;
+    }
     let filter = format!("( sport = :{} and dport = :{client_port} )", addr.port());
     let deadline = Instant::now() + WAIT;
     let mut text = String::new();
     while Instant::now() < deadline {
         let output = std::process::Command::new("ss")
             .args(["-tnoi", "state", "established", &filter])
-            .output();
-        let output = match output {
-            Ok(output) if output.status.success() => output,
-            _ => {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    "跳过 ss 的检查：这台机器上没有可用的 ss（iproute2），只检查了启动时的说明\n"
-                        .as_bytes(),
-                );
-                return;
-            }
-        };
+            .output()
+            .expect("运行 ss");
         text = String::from_utf8_lossy(&output.stdout).into_owned();
         if text.contains("timer:(keepalive,") {
             drop(peer);

@@ -1059,3 +1059,29 @@ impl LinePeer {
 pub fn assert_lan_transcript(name: &str, transcript: &str) {
     check_snapshot(name, transcript, &[(r":[3-6][0-9]{4}(?-u:\b)", ":[PORT]")]);
 }
+
+/// 测试要用的外部工具（ss、strace、编译好的 TLS 示例）不在时：打印一行原因，测试就此通过。
+/// CI（.ci/run）设了 SOCKET_WORKBOOK_REQUIRE_LAN：那里工具都装好了，缺了就是配置出错，
+/// 测试失败而不是悄悄通过（两台主机的测试用同一个变量，见 tests/support/netns.rs）。
+pub fn skip_or_fail(line: &str) {
+    if std::env::var_os("SOCKET_WORKBOOK_REQUIRE_LAN").is_some() {
+        panic!("{line}（设置了 SOCKET_WORKBOOK_REQUIRE_LAN：这里不许跳过）");
+    }
+    // 直接写标准错误：测试框架截获 eprintln!，测试通过时就看不到这一行了
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+}
+
+/// `ss`（iproute2）能不能用；不能用时按 [`skip_or_fail`] 处理。`purpose` 说这个测试要用它看什么。
+pub fn ss_available(purpose: &str) -> bool {
+    let found = std::process::Command::new("ss")
+        .arg("-V")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        skip_or_fail(&format!(
+            "跳过：这个测试要用 ss（iproute2）{purpose}，这台机器上找不到它"
+        ));
+    }
+    found
+}

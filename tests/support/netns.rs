@@ -13,6 +13,8 @@
 //! 建命名空间要 root 权限和 `ip`（iproute2）；防火墙的测试还要 `nft`（nftables）。
 //! 条件不满足时测试打印一行原因、直接通过（学生的 `cargo test` 不会因此失败），CI 以 root 运行它们。
 
+#![allow(dead_code)] // 每个测试文件只用到其中一部分
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +48,41 @@ pub fn skip(reason: &str) {
 /// 防火墙的测试找不到 nft 时打印的一行。
 pub fn skip_firewall(reason: &str) {
     skipping(&format!("{NEEDS_NFT}：{reason}"));
+}
+
+/// 搭好两台主机的局域网；搭不起来时打印一行原因，返回 None（测试就此通过）。
+pub fn lan_or_skip() -> Option<Lan> {
+    match Lan::new() {
+        Ok(lan) => Some(lan),
+        Err(reason) => {
+            skip(&reason);
+            None
+        }
+    }
+}
+
+/// 同上，另外要能在主机 A 上设防火墙（nft）。
+pub fn lan_with_firewall_or_skip() -> Option<Lan> {
+    let lan = lan_or_skip()?;
+    match lan.nft_available() {
+        Ok(()) => Some(lan),
+        Err(reason) => {
+            skip_firewall(&reason);
+            None
+        }
+    }
+}
+
+/// 记录里的命令行写出它在哪台主机上运行：`$ lab-chat-server …` 变成 `host-a$ lab-chat-server …`。
+pub fn on_host(host: &str, transcript: &str) -> String {
+    transcript
+        .lines()
+        .map(|line| match line.strip_prefix("$ ") {
+            Some(command) => format!("{host}$ {command}"),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// CI（.ci/run）设置这个环境变量：那里以 root 运行、装好了 ip 和 nft，这些测试必须真的运行，

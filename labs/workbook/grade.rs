@@ -1,18 +1,25 @@
-//! 给一份作业评分：在一份干净的练习册里，只放进学生的练习文件。
+//! 给一份作业评分：规格来自一个提交，学生只提供练习文件。
 //!
 //! 规则只有一条，`grade`、`grade-folder` 和 GitHub Classroom 都守着它：
 //! 测试、快照、评分工具、Cargo.toml 和原始的练习都来自一个 git 提交（[`Tree`]），
-//! 学生没交的练习就是原始的练习；学生的程序在练习册以外的目录里运行；
-//! 运行之后再逐个字节核对规格和评分用的程序，有出入就记为篡改，一分不给。
+//! 学生没交的练习就是原始的练习。学生交的文件在任何学生的代码运行之前就读进了内存。
+//!
+//! 平常（[`Mode::Sandboxed`]）学生的代码只在沙箱里编译和运行（sandbox.rs），评分工具事先编译好、
+//! 每个学生评分前后都核对（harness.rs）。教师明确放弃沙箱时（`--no-sandbox`，[`Mode::Unprotected`]），
+//! 在一份干净的练习册副本里编译、运行，运行之后再逐个字节核对规格和评分用的程序，
+//! 有出入就记为篡改；这时学生的程序能做评分器能做的一切，成绩标为“未隔离”。
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
 use crate::exercises::{ALL, Exercise};
-use crate::runner::{self, Job, Outcome, Progress, State};
+use crate::harness::Harness;
+use crate::runner::{self, Job, Outcome, Place, Progress, State};
+use crate::sandbox::Sandbox;
 use crate::tree::Tree;
 
 /// 一个练习文件最大多少字节：再大就不是手写的代码了。
@@ -171,6 +178,8 @@ pub struct Graded {
     pub outcomes: Vec<Outcome>,
     /// 状态的具体说明，例如哪些文件被改动、哪些练习编译不过
     pub note: String,
+    /// 学生的代码是在沙箱里编译、运行的（为假时成绩表标上“未隔离”）
+    pub isolated: bool,
 }
 
 impl Graded {
@@ -179,16 +188,59 @@ impl Graded {
     }
 }
 
-/// 评分用的一个工位：一份练习册副本、它的编译产物、学生程序的工作目录。
-/// 同一个工位接着评下一个学生时，没变的文件不重写，编译好的东西接着用。
+/// 怎样评分。
+pub enum Mode {
+    /// 学生的代码只在沙箱里编译、运行
+    Sandboxed(Isolation),
+    /// 教师明确放弃了沙箱（`--no-sandbox`）
+    Unprotected,
+}
+
+/// 沙箱评分要用的：沙箱本身，和当前的评分工具（核对不上时换成重新编译的一份）。
+pub struct Isolation {
+    pub sandbox: Sandbox,
+    work: PathBuf,
+    harness: Mutex<Arc<Harness>>,
+}
+
+impl Isolation {
+    /// 准备好规格 `tree` 的评分工具（在任何学生的代码运行之前）。
+    pub fn new(sandbox: Sandbox, tree: &Tree, work: &Path) -> Result<Isolation, String> {
+        let harness = Harness::ready(tree, work, &sandbox)?;
+        Ok(Isolation {
+            sandbox,
+            work: work.to_path_buf(),
+            harness: Mutex::new(Arc::new(harness)),
+        })
+    }
+
+    fn current(&self) -> Arc<Harness> {
+        match self.harness.lock() {
+            Ok(h) => Arc::clone(&h),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// 评分工具核对不上时：从提交重新编译一份（别的线程已经换过了就直接用新的）。
+    fn renew(&self, tree: &Tree, stale: &Arc<Harness>) -> Result<(), String> {
+        let mut current = self.harness.lock().map_err(|_| "评分工具的锁坏了")?;
+        if Arc::ptr_eq(&current, stale) {
+            *current = Arc::new(Harness::ready(tree, &self.work, &self.sandbox)?);
+        }
+        Ok(())
+    }
+}
+
+/// 评分用的一个工位：一个只给这次评分用的目录（放每个学生的练习文件和编译输出），
+/// 没有沙箱时还有一份练习册副本和它的编译产物。
 pub struct Slot {
     pub workbook: PathBuf,
     pub target: PathBuf,
-    /// 放各次评分的临时工作目录的地方（每次评分一个新的子目录）
+    /// 放各次评分的临时目录的地方（每次评分一个新的子目录）
     dir: PathBuf,
-    /// 这个工位评过几份作业（用来给工作目录起不重复的名字）
+    /// 这个工位评过几份作业（用来给临时目录起不重复的名字）
     graded: usize,
-    /// 在没有运行过任何学生程序的时候编译出来的程序，和它们的 SHA-256
+    /// 没有沙箱时：在没有运行过任何学生程序的时候编译出来的程序，和它们的 SHA-256
     trusted: BTreeMap<PathBuf, String>,
     /// 占着这个工位的锁（随 Slot 一起放开）
     _lock: fs::File,
@@ -197,7 +249,7 @@ pub struct Slot {
 impl Slot {
     /// 在 `work` 里占一个没人用的工位（`slot-0`、`slot-1`……）。每个工位有一把文件锁：
     /// 同时运行的几次评分（几个终端、几个 grade-folder 的线程）各用各的，互不干扰；
-    /// 进程结束时锁自动放开，下一次评分接着用这个工位里编译好的东西。
+    /// 进程结束时锁自动放开。
     pub fn acquire(work: &Path) -> Result<Slot, String> {
         for i in 0.. {
             let dir = work.join(format!("slot-{i}"));
@@ -218,20 +270,19 @@ impl Slot {
         unreachable!("工位的编号用不完")
     }
 
-    /// 一个新的、空的工作目录给学生的程序用。每次评分换一个名字：上一个学生的程序
-    /// 就算把它的工作目录换成了一个文件，也挡不住下一个学生。
-    fn fresh_scratch(&mut self) -> Result<PathBuf, String> {
+    /// 一个新的、空的临时目录。每次评分换一个名字：上一个学生的程序
+    /// 就算把它的目录换成了一个文件，也挡不住下一个学生。
+    fn fresh_dir(&mut self, kind: &str) -> Result<PathBuf, String> {
         self.graded += 1;
-        let scratch = self
+        let dir = self
             .dir
-            .join(format!("scratch-{}-{}", std::process::id(), self.graded));
-        remove_anything(&scratch);
-        fs::create_dir_all(&scratch)
-            .map_err(|err| format!("无法创建 {}：{err}", scratch.display()))?;
-        Ok(scratch)
+            .join(format!("{kind}-{}-{}", std::process::id(), self.graded));
+        remove_anything(&dir);
+        fs::create_dir_all(&dir).map_err(|err| format!("无法创建 {}：{err}", dir.display()))?;
+        Ok(dir)
     }
 
-    /// 把工位清空重来：评分出了不是学生造成的错（例如编译好的东西被上一个学生的程序弄坏了）时用。
+    /// 把工位清空重来：评分出了不是学生造成的错（例如编译好的东西坏了）时用。
     pub fn reset(&mut self) {
         remove_anything(&self.workbook);
         remove_anything(&self.target);
@@ -280,12 +331,14 @@ fn sha256_file(path: &Path) -> String {
 /// 评一份作业。`force` 为真时，和原始练习一模一样的文件也编译、测试（selftest 用）。
 pub fn grade(
     tree: &Tree,
+    mode: &Mode,
     submission: &Submission,
     exercises: &[&'static Exercise],
     slot: &mut Slot,
     force: bool,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Graded, String> {
+    let isolated = matches!(mode, Mode::Sandboxed(_));
     // 1. 学生交的练习文件；没交的就是原始的练习
     let mut overrides = BTreeMap::new();
     for ex in ALL {
@@ -305,6 +358,7 @@ pub fn grade(
             submission,
             exercises,
             submission.problems.join("\n"),
+            isolated,
         ));
     }
     if exercises.iter().all(|ex| untouched(ex)) {
@@ -317,22 +371,132 @@ pub fn grade(
             status: Status::Empty,
             outcomes: job_outcomes,
             note: "没有一个练习文件和原始的练习不同".into(),
+            isolated,
         });
     }
-
-    // 2. 铺一份干净的练习册
-    tree.sync(&slot.workbook, &overrides)?;
-    let scratch = slot.fresh_scratch()?;
-
-    // 3. 编译。上一个学生的程序如果换掉了评分用的程序，这里删掉它们重新编译
-    let job = Job {
-        root: &slot.workbook,
-        target_dir: &slot.target,
-        scratch: &scratch,
-        exercises: exercises.iter().map(|ex| (*ex, untouched(ex))).collect(),
-        progress,
-        lean: true,
+    let plan: Vec<(&'static Exercise, bool)> =
+        exercises.iter().map(|ex| (*ex, untouched(ex))).collect();
+    let outcomes = match mode {
+        Mode::Sandboxed(isolation) => {
+            match in_sandbox(tree, isolation, &overrides, plan, slot, progress)? {
+                Ok(outcomes) => outcomes,
+                Err(changed) => return Ok(tampered(submission, exercises, changed, true)),
+            }
+        }
+        Mode::Unprotected => match unprotected(tree, &overrides, plan, slot, progress)? {
+            Ok(outcomes) => outcomes,
+            Err(changed) => return Ok(tampered(submission, exercises, changed, false)),
+        },
     };
+    if let Some(o) = outcomes.iter().find(|o| o.state == State::Tampered) {
+        return Ok(tampered(submission, exercises, o.detail.clone(), isolated));
+    }
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.state == State::CompileError)
+        .map(|o| o.exercise.id)
+        .collect();
+    let (status, note) = if failed.is_empty() {
+        (Status::Ok, String::new())
+    } else {
+        (
+            Status::CompileError,
+            format!("练习 {} 编译不过", failed.join("、")),
+        )
+    };
+    Ok(Graded {
+        student: submission.name.clone(),
+        status,
+        outcomes,
+        note,
+        isolated,
+    })
+}
+
+/// 在沙箱里编译、测试。评分工具在使用之前、评完之后各核对一次；
+/// 评完之后对不上，说明评分期间有东西改了它：这次的结果不可信，返回错误（调用者重新编译评分工具、重评）。
+/// 内层的 `Err` 是篡改的说明（测试程序的输出被冒充，见 runner.rs）。
+fn in_sandbox(
+    tree: &Tree,
+    isolation: &Isolation,
+    overrides: &BTreeMap<String, Vec<u8>>,
+    plan: Vec<(&'static Exercise, bool)>,
+    slot: &mut Slot,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Result<Vec<Outcome>, String>, String> {
+    let harness = isolation.current();
+    if let Err(why) = harness.verify(tree) {
+        isolation.renew(tree, &harness)?;
+        return Err(format!(
+            "评分工具在使用之前核对不上（{why}），已从提交重新编译"
+        ));
+    }
+    let dir = slot.fresh_dir("student")?;
+    let result = (|| -> Result<Vec<Outcome>, String> {
+        // 学生交的、和原始练习不同的文件：写进评分器自己的目录，只读地盖在规格上
+        let mut files = Vec::new();
+        for (path, bytes) in overrides {
+            if tree.get(path) != Some(bytes.as_slice()) {
+                let file = dir.join("files").join(path);
+                if let Some(parent) = file.parent() {
+                    fs::create_dir_all(parent)
+                        .map_err(|err| format!("无法创建 {}：{err}", parent.display()))?;
+                }
+                fs::write(&file, bytes)
+                    .map_err(|err| format!("写不了 {}：{err}", file.display()))?;
+                files.push((file, path.clone()));
+            }
+        }
+        let target = dir.join("target");
+        harness.student_target(&target)?;
+        let job = Job {
+            exercises: plan,
+            progress,
+            place: Place::Sandboxed {
+                sandbox: &isolation.sandbox,
+                harness: &harness,
+                overlays: &files,
+                files: overrides,
+                target: &target,
+            },
+        };
+        let built = runner::build(&job)?;
+        Ok(runner::test(&job, &built))
+    })();
+    remove_anything(&dir);
+    let outcomes = result?;
+    if let Err(why) = harness.verify(tree) {
+        isolation.renew(tree, &harness)?;
+        return Err(format!(
+            "评分期间评分工具被改动了（{why}）：这次的结果不算，已从提交重新编译评分工具"
+        ));
+    }
+    Ok(Ok(outcomes))
+}
+
+/// 没有沙箱：在一份干净的练习册副本里编译、测试，之后逐个字节核对规格和评分用的程序。
+fn unprotected(
+    tree: &Tree,
+    overrides: &BTreeMap<String, Vec<u8>>,
+    plan: Vec<(&'static Exercise, bool)>,
+    slot: &mut Slot,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Result<Vec<Outcome>, String>, String> {
+    // 铺一份干净的练习册
+    tree.sync(&slot.workbook, overrides)?;
+    let scratch = slot.fresh_dir("scratch")?;
+    let (workbook, target) = (slot.workbook.clone(), slot.target.clone());
+    let job = Job {
+        exercises: plan,
+        progress,
+        place: Place::Local {
+            root: &workbook,
+            target_dir: &target,
+            scratch: &scratch,
+            lean: true,
+        },
+    };
+    // 编译。上一个学生的程序如果换掉了评分用的程序，这里删掉它们重新编译
     let mut built = runner::build(&job)?;
     let replaced: Vec<PathBuf> = slot
         .trusted
@@ -361,12 +525,9 @@ pub fn grade(
         }
         expected.insert(path.clone(), hash);
     }
-
-    // 4. 运行测试
     let outcomes = runner::test(&job, &built);
-
-    // 5. 学生的程序运行过了：规格和评分用的程序都还是原样吗？
-    let mut changed = tree.differences(&slot.workbook, &overrides);
+    // 学生的程序运行过了：规格和评分用的程序都还是原样吗？
+    let mut changed = tree.differences(&slot.workbook, overrides);
     for (path, hash) in &expected {
         if sha256_file(path) != *hash {
             changed.push(format!("{}（评分用的程序被换掉）", path.display()));
@@ -381,34 +542,12 @@ pub fn grade(
                 slot.trusted.remove(path);
             }
         }
-        return Ok(tampered(
-            submission,
-            exercises,
-            format!("评分期间这些文件被改动了：\n  {}", changed.join("\n  ")),
-        ));
+        return Ok(Err(format!(
+            "评分期间这些文件被改动了：\n  {}",
+            changed.join("\n  ")
+        )));
     }
-    if let Some(o) = outcomes.iter().find(|o| o.state == State::Tampered) {
-        return Ok(tampered(submission, exercises, o.detail.clone()));
-    }
-    let failed: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| o.state == State::CompileError)
-        .map(|o| o.exercise.id)
-        .collect();
-    let (status, note) = if failed.is_empty() {
-        (Status::Ok, String::new())
-    } else {
-        (
-            Status::CompileError,
-            format!("练习 {} 编译不过", failed.join("、")),
-        )
-    };
-    Ok(Graded {
-        student: submission.name.clone(),
-        status,
-        outcomes,
-        note,
-    })
+    Ok(Ok(outcomes))
 }
 
 fn not_started(ex: &'static Exercise, why: &str) -> Outcome {
@@ -425,21 +564,23 @@ fn not_started(ex: &'static Exercise, why: &str) -> Outcome {
 /// 不让一份作业挡住整个班。
 pub fn grade_or_report(
     tree: &Tree,
+    mode: &Mode,
     submission: &Submission,
     exercises: &[&'static Exercise],
     slot: &mut Slot,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Graded {
-    let first = grade(tree, submission, exercises, slot, false, progress);
+    let first = grade(tree, mode, submission, exercises, slot, false, progress);
     let err = match first {
         Ok(graded) => return graded,
         Err(err) => err,
     };
     slot.reset();
-    match grade(tree, submission, exercises, slot, false, progress) {
+    match grade(tree, mode, submission, exercises, slot, false, progress) {
         Ok(graded) => graded,
         Err(again) => {
-            let mut graded = tampered(submission, exercises, String::new());
+            let isolated = matches!(mode, Mode::Sandboxed(_));
+            let mut graded = tampered(submission, exercises, String::new(), isolated);
             for outcome in &mut graded.outcomes {
                 outcome.state = State::Failed;
                 outcome.detail = again.clone();
@@ -452,7 +593,12 @@ pub fn grade_or_report(
 }
 
 /// 篡改：每个练习都记为篡改、0 分，说明写清楚是哪些文件。
-fn tampered(submission: &Submission, exercises: &[&'static Exercise], note: String) -> Graded {
+fn tampered(
+    submission: &Submission,
+    exercises: &[&'static Exercise],
+    note: String,
+    isolated: bool,
+) -> Graded {
     let outcomes = exercises
         .iter()
         .map(|ex| {
@@ -467,5 +613,26 @@ fn tampered(submission: &Submission, exercises: &[&'static Exercise], note: Stri
         status: Status::Tampered,
         outcomes,
         note,
+        isolated,
+    }
+}
+
+/// 评不了的一份作业（例如建不了沙箱）：每个练习 0 分，说明写着原因。
+pub fn failed(student: &str, exercises: &[&'static Exercise], why: &str) -> Graded {
+    let outcomes = exercises
+        .iter()
+        .map(|ex| {
+            let mut outcome = not_started(ex, "");
+            outcome.state = State::Failed;
+            outcome.detail = why.to_string();
+            outcome
+        })
+        .collect();
+    Graded {
+        student: student.to_string(),
+        status: Status::Error,
+        outcomes,
+        note: why.to_string(),
+        isolated: false,
     }
 }

@@ -4,6 +4,8 @@
 //! `watch` 在保存文件时自动重新检查。
 //! 给教师：`grade` 给全部练习打分（表格、JSON 或 JUnit），`grade-folder` 把一个文件夹里
 //! 所有学生的作业评成一张 CSV。
+//! 评分时学生写的代码只在沙箱里编译和运行（sandbox.rs），评分工具事先编译好（harness.rs）；
+//! `prepare` 只做这一步（GitHub Classroom 在评分之前单独运行它）。
 //! 给维护者：`stubs`、`classroom` 由实验生成或核对练习文件和 GitHub Classroom 的工作流；
 //! `selftest` 证明评分器是诚实的：没动过的练习一分不得，参考答案满分，
 //! 打印假测试结果的作弊练习一个测试也通不过；`synthetic-class` 造一个虚拟的班级，量评分的速度。
@@ -14,8 +16,11 @@ mod cheat;
 mod classroom;
 mod exercises;
 mod grade;
+mod harness;
+mod limits;
 mod report;
 mod runner;
+mod sandbox;
 mod stubs;
 mod synthetic;
 mod tree;
@@ -32,8 +37,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use exercises::{ALL, Exercise};
-use grade::{Graded, Slot, Status, Submission, sha256_hex};
-use runner::{Job, Outcome, Progress, State};
+use grade::{Graded, Isolation, Mode, Slot, Status, Submission, sha256_hex};
+use runner::{Job, Outcome, Place, Progress, State};
+use sandbox::Sandbox;
 use tree::Tree;
 
 /// Socket 编程练习册的练习工具
@@ -86,6 +92,11 @@ enum Cmd {
         #[command(flatten)]
         grading: GradingArgs,
     },
+    /// 准备评分：检查沙箱能不能用，编译好规格的评分工具（之后的 grade、grade-folder 直接用它）
+    Prepare {
+        #[command(flatten)]
+        grading: GradingArgs,
+    },
     /// （维护者）由实验文件重新生成练习文件；--check 只核对、不写入
     Stubs {
         #[arg(long)]
@@ -105,7 +116,11 @@ enum Cmd {
         students: usize,
     },
     /// （维护者）证明评分器诚实：没动过的练习全部不通过、得 0 分，换上参考答案后全部通过、得满分
-    Selftest,
+    Selftest {
+        /// 不用沙箱（风险自负，见 grade --help）
+        #[arg(long)]
+        no_sandbox: bool,
+    },
 }
 
 /// 评分的共同参数。
@@ -114,9 +129,13 @@ struct GradingArgs {
     /// 规格（测试、快照、评分工具、原始练习）取自练习册的哪个 git 提交：分支、标签或提交号
     #[arg(long, default_value = "HEAD", value_name = "提交")]
     spec_ref: String,
-    /// 放评分副本和编译产物的目录（默认在系统的临时目录里，不在练习册里面）
+    /// 放评分工具和编译产物的目录（默认在系统的临时目录里，不在练习册里面）
     #[arg(long, value_name = "目录")]
     work_dir: Option<PathBuf>,
+    /// 不用沙箱，直接在这台机器上运行学生的程序（风险自负：它能读写评分器能读写的一切；
+    /// 成绩表的每一行都标上“未隔离”）。只在建不了沙箱、又确实要在这里评分时用
+    #[arg(long)]
+    no_sandbox: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,16 +164,15 @@ fn main() -> ExitCode {
             exercises,
             grading,
             format,
-        } => grading_supported()
-            .and_then(|()| grade_one(root, submission.as_deref(), &exercises, &grading, format)),
+        } => grade_one(root, submission.as_deref(), &exercises, &grading, format),
         Cmd::GradeFolder {
             dir,
             out,
             jobs,
             no_bom,
             grading,
-        } => grading_supported()
-            .and_then(|()| grade_folder(root, &dir, &out, jobs.max(1), !no_bom, &grading)),
+        } => grade_folder(root, &dir, &out, jobs.max(1), !no_bom, &grading),
+        Cmd::Prepare { grading } => prepare(root, &grading),
         Cmd::Stubs { check } => sync_stubs(root, check),
         Cmd::Classroom { check } => sync_classroom(root, check),
         Cmd::SyntheticClass { dir, students } => {
@@ -163,7 +181,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
-        Cmd::Selftest => grading_supported().and_then(|()| selftest(root)),
+        Cmd::Selftest { no_sandbox } => selftest(root, no_sandbox),
     };
     match result {
         Ok(code) => code,
@@ -174,23 +192,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// 评分（grade、grade-folder、selftest）只在 Unix（Linux、macOS）上进行。
+/// 评分怎样进行：默认在沙箱里（建不了就说明原因、不评分）；教师加了 `--no-sandbox` 才直接运行。
 ///
-/// 学生的程序是不可信的代码：评分结束时，它启动的每个进程都要被结束，一个也不能留在后台
-/// 改写下一位学生的评分目录。这靠 Unix 的进程组（runner.rs 的 `kill_leftovers`）；Windows 上
-/// 做同样的事要用作业对象（Job Object），这里还没有实现。与其给出一个可能被钻空子的分数，
-/// 不如在 Windows 上不评分。学生自己检查练习（check、watch）不受影响，在 Windows 上照常工作。
-fn grading_supported() -> Result<(), String> {
-    if cfg!(unix) {
-        Ok(())
-    } else {
-        Err(
-            "评分需要 Linux 或 macOS：评分结束时要结束学生的程序启动的所有进程，这里靠的是 \
-             Unix 的进程组。在 Windows 上请在 WSL2 里运行同样的命令；\
-             学生自己检查练习用 check 和 watch，它们在 Windows 上照常工作"
-                .to_string(),
-        )
+/// 没有沙箱时，评分结束要结束学生的程序启动的每个进程，这靠 Unix 的进程组（runner.rs 的
+/// `kill_leftovers`）；Windows 上没有这一套，所以 Windows 上连 `--no-sandbox` 也不评分，
+/// 请在 WSL2 里运行。学生自己检查练习（check、watch）不受影响，在哪种系统上都照常工作。
+fn grading_mode(tree: &Tree, work: &Path, no_sandbox: bool) -> Result<Mode, String> {
+    if no_sandbox {
+        if !cfg!(unix) {
+            return Err(
+                "在 Windows 上不能评分：没有沙箱，也没有办法在评分结束时结束学生的程序留下的进程。\
+                 请在 WSL2 里运行同样的命令（那是一台 Linux，有沙箱）；\
+                 学生自己检查练习用 check 和 watch，它们在 Windows 上照常工作"
+                    .to_string(),
+            );
+        }
+        eprintln!(
+            "注意：--no-sandbox，学生的程序直接在这台机器上运行，能读写评分器能读写的一切；\
+             成绩表的每一行都标上“未隔离”"
+        );
+        return Ok(Mode::Unprotected);
     }
+    let sandbox = Sandbox::detect(&work.join("sandbox"))?;
+    eprintln!("沙箱：{}", sandbox.describe());
+    Ok(Mode::Sandboxed(Isolation::new(sandbox, tree, work)?))
 }
 
 fn find(name: &str) -> Result<&'static Exercise, String> {
@@ -335,12 +360,14 @@ fn check_in_place(root: &Path, ex: &'static Exercise) -> Result<(Outcome, bool),
     let scratch = scratch_dir();
     let _ = fs::create_dir_all(&scratch);
     let job = Job {
-        root,
-        target_dir: &target,
-        scratch: &scratch,
         exercises: vec![(ex, untouched(root, ex))],
         progress: &print_progress,
-        lean: false,
+        place: Place::Local {
+            root,
+            target_dir: &target,
+            scratch: &scratch,
+            lean: false,
+        },
     };
     let built = runner::build(&job)?;
     let outcome = runner::test(&job, &built).pop().ok_or("没有检查结果")?;
@@ -516,31 +543,49 @@ fn grade_one(
     grading: &GradingArgs,
     format: Format,
 ) -> Result<ExitCode, String> {
-    let tree = load_spec(root, grading)?;
-    let folder = submission.unwrap_or(root);
-    let name = fs::canonicalize(folder)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
-        .unwrap_or_else(|| folder.display().to_string());
-    if !folder.is_dir() {
-        return Err(format!("找不到作业文件夹 {}", folder.display()));
-    }
-    let submission = Submission::from_folder(&name, folder);
     let wanted: Vec<&'static Exercise> = names.iter().map(|n| find(n)).collect::<Result<_, _>>()?;
     // 按练习清单的顺序，不管命令行里写的顺序
     let exercises: Vec<&'static Exercise> = ALL
         .iter()
         .filter(|ex| wanted.is_empty() || wanted.iter().any(|w| w.id == ex.id))
         .collect();
-    let mut slot = Slot::acquire(&work_dir(root, grading))?;
+    let folder = submission.unwrap_or(root);
+    let name = fs::canonicalize(folder)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_else(|| folder.display().to_string());
     let quiet = |_: Progress| {};
     let loud = |p: Progress| eprint_progress(p);
     let progress: &(dyn Fn(Progress) + Sync) = match format {
         Format::Table => &loud,
         _ => &quiet,
     };
-    eprintln!("规格：{}；作业：{}", tree.source, folder.display());
-    let graded = grade::grade_or_report(&tree, &submission, &exercises, &mut slot, progress);
+    let graded = (|| {
+        let tree = load_spec(root, grading)?;
+        if !folder.is_dir() {
+            return Err(format!("找不到作业文件夹 {}", folder.display()));
+        }
+        // 作业在任何学生的代码运行之前就读进内存
+        let submission = Submission::from_folder(&name, folder);
+        let work = work_dir(root, grading);
+        let mode = grading_mode(&tree, &work, grading.no_sandbox)?;
+        let mut slot = Slot::acquire(&work)?;
+        eprintln!("规格：{}；作业：{}", tree.source, folder.display());
+        let graded =
+            grade::grade_or_report(&tree, &mode, &submission, &exercises, &mut slot, progress);
+        Ok((graded, tree.source))
+    })();
+    let (graded, source) = match graded {
+        Ok(done) => done,
+        // GitHub Classroom：评不了也要交一个结果（0 分，写明原因），汇总报告才不会丢掉别的练习的分
+        Err(why) if matches!(format, Format::Classroom) => {
+            eprintln!("{why}");
+            let failed = grade::failed(&name, &exercises, &why);
+            println!("result={}", report::classroom(&failed));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(why) => return Err(why),
+    };
     if graded.status == Status::Error && !matches!(format, Format::Classroom) {
         return Err(graded.note);
     }
@@ -551,7 +596,7 @@ fn grade_one(
             }
             print!("{}", report::table(&graded));
         }
-        Format::Json => println!("{}", report::json(&graded, &tree.source)),
+        Format::Json => println!("{}", report::json(&graded, &source)),
         Format::Junit => print!("{}", report::junit(&graded)),
         Format::Classroom => {
             for outcome in &graded.outcomes {
@@ -618,9 +663,15 @@ fn grade_folder(
     let json_dir = out.with_extension("");
     fs::create_dir_all(&json_dir)
         .map_err(|err| format!("无法创建 {}：{err}", json_dir.display()))?;
+    // 全班的作业在任何学生的代码运行之前读进内存：之后谁也改不了别人交的东西
+    let submissions: Vec<Submission> = students
+        .iter()
+        .map(|(name, path)| Submission::from_folder(name, path))
+        .collect();
     let work = work_dir(root, grading);
+    let mode = grading_mode(&tree, &work, grading.no_sandbox)?;
     eprintln!(
-        "规格：{}；{} 份作业，同时评 {jobs} 份；评分副本在 {}",
+        "规格：{}；{} 份作业，同时评 {jobs} 份；评分用的目录在 {}",
         tree.source,
         students.len(),
         work.display()
@@ -642,18 +693,18 @@ fn grade_folder(
         .collect::<Result<Vec<_>, _>>()?;
     thread::scope(|scope| {
         for mut slot in slots {
-            let (tree, students, next, results, bar) = (&tree, &students, &next, &results, &bar);
+            let (tree, mode, submissions, next, results, bar) =
+                (&tree, &mode, &submissions, &next, &results, &bar);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((name, path)) = students.get(i) else {
+                    let Some(submission) = submissions.get(i) else {
                         break;
                     };
-                    let submission = Submission::from_folder(name, path);
                     let all: Vec<&'static Exercise> = ALL.iter().collect();
                     let graded =
-                        grade::grade_or_report(tree, &submission, &all, &mut slot, &|_| {});
-                    bar.set_message(name.clone());
+                        grade::grade_or_report(tree, mode, submission, &all, &mut slot, &|_| {});
+                    bar.set_message(submission.name.clone());
                     bar.inc(1);
                     if let Ok(mut results) = results.lock() {
                         results[i] = Some(graded);
@@ -665,6 +716,8 @@ fn grade_folder(
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
 
+    // 到这里，每个学生的每个进程都已经结束（沙箱的 PID 命名空间随评分一起结束）：
+    // 成绩只由评分器写，每个文件先写到旁边再改名，读到的要么是旧的、要么是完整的新的
     let results = results.into_inner().unwrap_or_default();
     let mut rows = Vec::new();
     for ((name, _), result) in students.iter().zip(results) {
@@ -672,12 +725,11 @@ fn grade_folder(
             return Err(format!("{name} 的作业没有评完"));
         };
         let json = report::json(&graded, &tree.source);
-        let file = json_dir.join(format!("{name}.json"));
-        fs::write(&file, json).map_err(|err| format!("写不了 {}：{err}", file.display()))?;
+        write_atomically(&json_dir.join(format!("{name}.json")), json.as_bytes())?;
         rows.push(graded);
     }
     let csv = report::csv(&rows, bom);
-    fs::write(out, &csv).map_err(|err| format!("写不了 {}：{err}", out.display()))?;
+    write_atomically(out, csv.as_bytes())?;
     print!("{}", report::class_table(&rows));
     println!(
         "\n{} 份作业，用时 {seconds:.0} 秒（平均每份 {:.1} 秒）。已写入 {}，每个学生的详细结果在 {}/",
@@ -686,6 +738,38 @@ fn grade_folder(
         out.display(),
         json_dir.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// 先写到同一目录里的临时文件，再改名成 `path`：改名是原子的。
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.new-{}", std::process::id()));
+    fs::write(&temporary, bytes)
+        .and_then(|()| fs::rename(&temporary, path))
+        .map_err(|err| {
+            let _ = fs::remove_file(&temporary);
+            format!("写不了 {}：{err}", path.display())
+        })
+}
+
+/// `workbook prepare`：检查沙箱，编译好评分工具。
+fn prepare(root: &Path, grading: &GradingArgs) -> Result<ExitCode, String> {
+    let tree = load_spec(root, grading)?;
+    let work = work_dir(root, grading);
+    let started = Instant::now();
+    match grading_mode(&tree, &work, grading.no_sandbox)? {
+        Mode::Sandboxed(_) => println!(
+            "评分工具已就绪（规格：{}，用时 {:.0} 秒），在 {}",
+            tree.source,
+            started.elapsed().as_secs_f64(),
+            work.display()
+        ),
+        Mode::Unprotected => println!("--no-sandbox：不用事先准备，评分时在练习册副本里编译"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -724,18 +808,28 @@ fn sync_classroom(root: &Path, check_only: bool) -> Result<ExitCode, String> {
     classroom::sync(root, check_only)
 }
 
-fn selftest(root: &Path) -> Result<ExitCode, String> {
+fn selftest(root: &Path, no_sandbox: bool) -> Result<ExitCode, String> {
     sync_stubs(root, true)?;
     sync_classroom(root, true)?;
     // 唯一的例外：selftest 检验的是维护者还没提交的改动，所以规格取自工作目录
     let tree = Tree::from_working_tree(root)?;
-    let mut slot = Slot::acquire(&root.join("target/selftest"))?;
+    let work = root.join("target/selftest");
+    let mode = grading_mode(&tree, &work, no_sandbox)?;
+    let mut slot = Slot::acquire(&work)?;
     let all: Vec<&'static Exercise> = ALL.iter().collect();
     let mut problems = Vec::new();
 
     println!("== 没有动过的练习：照样编译、运行每个测试，每个都应当失败，总分 0");
     let untouched = Submission::from_files("原样的练习", Default::default());
-    let graded = grade::grade(&tree, &untouched, &all, &mut slot, true, &print_progress)?;
+    let graded = grade::grade(
+        &tree,
+        &mode,
+        &untouched,
+        &all,
+        &mut slot,
+        true,
+        &print_progress,
+    )?;
     print!("{}", report::table(&graded));
     for o in &graded.outcomes {
         if o.state != State::NotStarted || o.tests.is_empty() || o.passed_tests() > 0 {
@@ -764,7 +858,15 @@ fn selftest(root: &Path) -> Result<ExitCode, String> {
         labs.insert(ex.stub, bytes);
     }
     let solutions = Submission::from_files("参考答案", labs);
-    let solved = grade::grade(&tree, &solutions, &all, &mut slot, false, &print_progress)?;
+    let solved = grade::grade(
+        &tree,
+        &mode,
+        &solutions,
+        &all,
+        &mut slot,
+        false,
+        &print_progress,
+    )?;
     print!("{}", report::table(&solved));
     let json = report::json(&solved, &tree.source);
     let _ = fs::write(root.join("target/selftest/solutions.json"), &json);
@@ -787,7 +889,15 @@ fn selftest(root: &Path) -> Result<ExitCode, String> {
     let files =
         std::collections::BTreeMap::from([(ex.stub, cheat::STICKY_PROTO.as_bytes().to_vec())]);
     let cheater = Submission::from_files("作弊的学生", files);
-    let cheated = grade::grade(&tree, &cheater, &[ex], &mut slot, false, &print_progress)?;
+    let cheated = grade::grade(
+        &tree,
+        &mode,
+        &cheater,
+        &[ex],
+        &mut slot,
+        false,
+        &print_progress,
+    )?;
     for o in &cheated.outcomes {
         print!("{}", explain(o));
         if o.state == State::Passed || o.tests.is_empty() || o.passed_tests() > 0 {

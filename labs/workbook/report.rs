@@ -29,14 +29,12 @@ pub fn progress_bar(done: usize, total: usize) -> String {
     )
 }
 
-/// 分数：整数就不写小数点，否则保留一位小数（5/6 个测试通过、满分 10 → 8.3）。
+/// 分数：每个测试的分值是 0.25 的倍数（runner.rs 的 `shares`），所以最多两位小数，
+/// 末尾的 0 不写（8.5、8.75、10）。
 pub fn points(value: f64) -> String {
-    let rounded = (value * 10.0).round() / 10.0;
-    if rounded.fract() == 0.0 {
-        format!("{rounded:.0}")
-    } else {
-        format!("{rounded:.1}")
-    }
+    let rounded = (value * 100.0).round() / 100.0;
+    let text = format!("{rounded:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn max_points(outcomes: &[Outcome]) -> u32 {
@@ -82,19 +80,32 @@ pub fn table(graded: &Graded) -> String {
             graded.note
         ));
     }
+    if !graded.isolated {
+        out.push_str(&format!("{UNISOLATED}：{UNISOLATED_WHY}\n"));
+    }
     out
 }
+
+/// 没有在沙箱里评分的成绩上的标记。
+pub const UNISOLATED: &str = "未隔离";
+const UNISOLATED_WHY: &str =
+    "学生的程序没有在沙箱里运行（--no-sandbox），它能读写评分器能读写的一切";
 
 /// 一个班的简表（grade-folder 在终端里显示）。
 pub fn class_table(rows: &[Graded]) -> String {
     let mut out = String::new();
     for graded in rows {
         out.push_str(&format!(
-            "{} {} {}/{}\n",
+            "{} {} {}/{}{}\n",
             pad(&graded.student, 20),
             pad(graded.status.label(), 10),
             points(graded.total()),
-            max_points(&graded.outcomes)
+            max_points(&graded.outcomes),
+            if graded.isolated {
+                String::new()
+            } else {
+                format!("  {UNISOLATED}")
+            }
         ));
     }
     out
@@ -128,6 +139,9 @@ pub fn json(graded: &Graded, spec: &str) -> String {
         "note": graded.note,
         "spec": spec,
         "total": (graded.total() * 100.0).round() / 100.0,
+        // 学生的代码是不是在沙箱里编译、运行的；不是时 isolation 写着“未隔离”
+        "isolated": graded.isolated,
+        "isolation": if graded.isolated { "沙箱" } else { UNISOLATED },
         "max": max_points(&graded.outcomes),
         "passed": graded.outcomes.iter().filter(|o| o.state == State::Passed).count(),
         "exercises": exercises,
@@ -175,7 +189,11 @@ pub fn junit(graded: &Graded) -> String {
 }
 
 /// GitHub Classroom 的评分结果（和 classroom-resources 的评分 action 同一种格式），base64 编码：
-/// 每个测试一项，通过的测试得到这个练习分数的相应份额，所以只通过一部分也有分。
+/// 每个测试一项，通过的测试得到自己的那一份分（0.25 的倍数，见 runner.rs 的 `shares`），
+/// 所以只通过一部分也有分，加起来也是精确的。
+///
+/// 说明只放在每个练习第一个没通过的测试上，最多 [`MAX_MESSAGE`] 字节：汇总报告从环境变量读结果，
+/// Linux 上一个环境变量最多 128 KiB，几十个编译错误的原话就会超过，那样汇总报告根本启动不了。
 pub fn classroom(graded: &Graded) -> String {
     use base64::Engine as _;
     let max: u32 = max_points(&graded.outcomes);
@@ -183,21 +201,35 @@ pub fn classroom(graded: &Graded) -> String {
         .outcomes
         .iter()
         .flat_map(|o| {
-            let share = f64::from(o.exercise.points) / o.tests.len().max(1) as f64;
             let tampered = o.state == State::Tampered;
-            o.tests.iter().map(move |t| {
-                let passed = t.passed && !tampered;
-                json!({
-                    "name": format!("练习 {} · {}", o.exercise.id, t.title),
-                    "status": if passed { "pass" } else { "fail" },
-                    "score": if passed { share } else { 0.0 },
-                    "message": if passed { String::new() } else { format!("{}：{}", o.state.label(), o.detail) },
-                    "test_code": t.name,
-                    "filename": o.exercise.stub,
-                    "line_no": 0,
-                    "duration": (o.seconds * 1000.0).round(),
+            let first_failure = o.tests.iter().position(|t| !t.passed || tampered);
+            o.tests
+                .iter()
+                .zip(o.shares())
+                .enumerate()
+                .map(move |(i, (t, share))| {
+                    let passed = t.passed && !tampered;
+                    let message = if passed {
+                        String::new()
+                    } else if Some(i) == first_failure {
+                        bounded(&format!("{}：{}", o.state.label(), o.detail))
+                    } else {
+                        format!(
+                            "{}（说明见这个练习第一个没通过的测试，或者这一步的日志）",
+                            o.state.label()
+                        )
+                    };
+                    json!({
+                        "name": format!("练习 {} · {}", o.exercise.id, t.title),
+                        "status": if passed { "pass" } else { "fail" },
+                        "score": if passed { share } else { 0.0 },
+                        "message": message,
+                        "test_code": t.name,
+                        "filename": o.exercise.stub,
+                        "line_no": 0,
+                        "duration": (o.seconds * 1000.0).round(),
+                    })
                 })
-            })
         })
         .collect();
     let all_passed = graded.outcomes.iter().all(|o| o.state == State::Passed);
@@ -217,6 +249,25 @@ pub fn classroom(graded: &Graded) -> String {
     base64::engine::general_purpose::STANDARD.encode(result.to_string())
 }
 
+/// GitHub Classroom 一条说明最多多少字节。
+pub const MAX_MESSAGE: usize = 4000;
+
+/// 太长的说明截断在一个字符的边界上，末尾说明还有多少、完整的在哪里。
+fn bounded(text: &str) -> String {
+    if text.len() <= MAX_MESSAGE {
+        return text.to_string();
+    }
+    let mut end = MAX_MESSAGE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n……（后面还有 {} 字节，完整的说明在这一步的日志里）",
+        &text[..end],
+        text.len() - end
+    )
+}
+
 /// 一个班的成绩表。`bom` 为真时开头加 UTF-8 的 BOM，中文版 Excel 双击打开也不会乱码。
 pub fn csv(rows: &[Graded], bom: bool) -> String {
     let mut out = String::new();
@@ -227,7 +278,7 @@ pub fn csv(rows: &[Graded], bom: bool) -> String {
     for ex in ALL {
         header.push(format!("练习 {} {}", ex.id, ex.name));
     }
-    header.extend(["总分".into(), "满分".into(), "说明".into()]);
+    header.extend(["总分".into(), "满分".into(), "说明".into(), "隔离".into()]);
     out.push_str(&csv_row(&header));
     for graded in rows {
         let mut row = vec![graded.student.clone(), graded.status.label().to_string()];
@@ -242,6 +293,14 @@ pub fn csv(rows: &[Graded], bom: bool) -> String {
         row.push(points(graded.total()));
         row.push(max_points(&graded.outcomes).to_string());
         row.push(graded.note.replace('\n', " "));
+        row.push(
+            if graded.isolated {
+                "沙箱"
+            } else {
+                UNISOLATED
+            }
+            .to_string(),
+        );
         out.push_str(&csv_row(&row));
     }
     out
@@ -273,11 +332,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partial_points_keep_one_decimal() {
-        assert_eq!(points(10.0 * 5.0 / 6.0), "8.3");
+    fn points_show_at_most_two_decimals() {
+        assert_eq!(points(8.75), "8.75");
+        assert_eq!(points(8.5), "8.5");
         assert_eq!(points(10.0), "10");
         assert_eq!(points(0.0), "0");
-        assert_eq!(points(2.5), "2.5");
+        assert_eq!(points(110.0), "110");
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let text = "错".repeat(3000); // 9000 字节
+        let cut = bounded(&text);
+        assert!(cut.len() < MAX_MESSAGE + 200, "{}", cut.len());
+        assert!(cut.contains("后面还有"), "{cut}");
+        assert_eq!(bounded("短"), "短");
     }
 
     #[test]

@@ -1,28 +1,40 @@
 //! 编译练习、运行它们的测试，把结果整理成 [`Outcome`]。
 //!
-//! 一次处理一个学生的几个练习：先编译评分用的测试程序（里面没有学生的代码），
-//! 再用一条 cargo 命令编译学生的全部练习程序（`--keep-going`：一个编译不过，别的照样编译），
-//! 最后直接运行测试程序一次，让这些练习的测试同时跑：一个卡住的程序只花一次等待的时间。
+//! 一次处理一个学生的几个练习：用一条 cargo 命令编译学生的全部练习程序
+//! （`--keep-going`：一个编译不过，别的照样编译），再运行测试程序一次，让这些练习的测试同时跑：
+//! 一个卡住的程序只花一次等待的时间。
+//!
+//! 两种地方（[`Place`]）：学生自己检查（`check`、`watch`）时就在练习册里编译、直接运行，
+//! 测试程序和练习一起编译；评分时学生的代码只在沙箱里编译和运行（sandbox.rs），
+//! 测试程序来自事先编译好的评分工具（harness.rs）。
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::exercises::Exercise;
+use crate::harness::Harness;
+use crate::limits::Group;
+use crate::sandbox::{BuildRoom, Sandbox, TARGET, TestRoom};
 
 /// 编译评分用的测试程序最多用多久（第一次要编译全部依赖，所以给得宽一些）。
 const BUILD_LIMIT: Duration = Duration::from_secs(900);
 /// 编译学生的练习最多用多久：依赖已经编译好了，正常几秒钟；超过它算学生的编译失败
 /// （例如一个编译期永远算不完的常量）。
-const STUDENT_BUILD_LIMIT: Duration = Duration::from_secs(300);
+pub const STUDENT_BUILD_LIMIT: Duration = Duration::from_secs(300);
 /// 一次运行测试最多用多久。每个测试自己另有 60 秒的时限，这里只是最后一道保险。
-const TEST_LIMIT: Duration = Duration::from_secs(240);
+/// 没通过的测试还会单独再跑一次，所以一个练习的评分最多用 STUDENT_BUILD_LIMIT + 2 × TEST_LIMIT
+/// （GitHub Classroom 的每一步按这个给时限，见 classroom.rs）。
+pub const TEST_LIMIT: Duration = Duration::from_secs(240);
+/// 程序结束之后，最多再等多久它的输出管道关上：学生留在后台的进程拿着管道不放时，
+/// 评分不跟着等下去。
+const PIPE_GRACE: Duration = Duration::from_secs(5);
 /// 测试程序的输出最多留下多少字节、一行最多多长（多出来的读了就扔）。
 const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 const MAX_LINE: u64 = 64 * 1024;
@@ -94,18 +106,43 @@ impl Outcome {
         self.tests.iter().filter(|t| t.passed).count()
     }
 
-    /// 得分：按通过的测试占的比例给分；篡改一律 0 分。
+    /// 得分：通过的测试各得自己的那一份（见 [`shares`]）；篡改一律 0 分。
     pub fn points(&self) -> f64 {
-        if self.state == State::Tampered || self.tests.is_empty() {
+        if self.state == State::Tampered {
             return 0.0;
         }
-        f64::from(self.exercise.points) * self.passed_tests() as f64 / self.tests.len() as f64
+        shares(self.exercise.points, self.tests.len())
+            .iter()
+            .zip(&self.tests)
+            .filter(|(_, t)| t.passed)
+            .map(|(share, _)| share)
+            .sum()
+    }
+
+    /// 每个测试值几分（和 [`Outcome::tests`] 一一对应）。
+    pub fn shares(&self) -> Vec<f64> {
+        shares(self.exercise.points, self.tests.len())
     }
 
     /// 第一个没通过的测试（按练习清单里的顺序，最能说明问题的在前）。
     pub fn first_failure(&self) -> Option<&TestResult> {
         self.tests.iter().find(|t| !t.passed)
     }
+}
+
+/// 一个练习的 `points` 分怎样分给它的 `tests` 个测试：以 0.25 分为单位，尽量平均，
+/// 多出来的零头给排在前面的测试（10 分 7 个测试：前 5 个各 1.5，后 2 个各 1.25）。
+/// 0.25 的倍数在二进制里是精确的，所以无论怎样加，总分都是精确的：
+/// 全部通过正好是满分，GitHub Classroom 的汇总也不会显示 28.33333333333334 这样的数。
+pub fn shares(points: u32, tests: usize) -> Vec<f64> {
+    if tests == 0 {
+        return Vec::new();
+    }
+    let quarters = points as usize * 4;
+    let (each, extra) = (quarters / tests, quarters % tests);
+    (0..tests)
+        .map(|i| (each + usize::from(i < extra)) as f64 / 4.0)
+        .collect()
 }
 
 /// 检查过程中发生的事，给终端或进度条显示。
@@ -120,19 +157,54 @@ pub enum Progress<'a> {
     },
 }
 
-/// 一次检查：在 `root`（一份练习册）里编译、测试 `exercises`。
+/// 一次检查：编译、测试 `exercises`。
 pub struct Job<'a> {
-    pub root: &'a Path,
-    /// 编译产物放在哪里
-    pub target_dir: &'a Path,
-    /// 学生的程序在哪个目录里运行（练习册以外）
-    pub scratch: &'a Path,
     /// 要检查的练习，以及它是否和原始的练习一模一样（一样就不必编译和测试）
     pub exercises: Vec<(&'static Exercise, bool)>,
     pub progress: &'a (dyn Fn(Progress) + Sync),
-    /// 评分副本里编译时不带调试信息：程序小得多，链接和核对 SHA-256 都快得多
-    /// （学生自己的 target/ 不用它，免得和平时的 cargo build 来回重新编译）
-    pub lean: bool,
+    pub place: Place<'a>,
+}
+
+/// 在哪里编译、运行。
+pub enum Place<'a> {
+    /// 在一份练习册 `root` 里就地编译、直接运行：学生检查自己的练习（`check`、`watch`），
+    /// 以及教师明确放弃沙箱时的评分（`--no-sandbox`）
+    Local {
+        root: &'a Path,
+        /// 编译产物放在哪里
+        target_dir: &'a Path,
+        /// 学生的程序在哪个目录里运行（练习册以外）
+        scratch: &'a Path,
+        /// 编译时不带调试信息：程序小得多，链接和核对 SHA-256 都快得多
+        /// （学生自己的 target/ 不用它，免得和平时的 cargo build 来回重新编译）
+        lean: bool,
+    },
+    /// 评分：学生的代码只在沙箱里编译和运行
+    Sandboxed {
+        sandbox: &'a Sandbox,
+        harness: &'a Harness,
+        /// 学生交的练习文件：盖在规格上（沙箱外的文件，规格里的相对路径）
+        overlays: &'a [(PathBuf, String)],
+        /// 练习文件的内容（判断“尚未完成”用）
+        files: &'a BTreeMap<String, Vec<u8>>,
+        /// 这位学生的编译输出目录
+        target: &'a Path,
+    },
+}
+
+impl Job<'_> {
+    /// 练习文件此刻的内容。
+    fn stub_text(&self, ex: &Exercise) -> String {
+        match &self.place {
+            Place::Local { root, .. } => {
+                std::fs::read_to_string(root.join(ex.stub)).unwrap_or_default()
+            }
+            Place::Sandboxed { files, .. } => files
+                .get(ex.stub)
+                .map(|b| String::from_utf8_lossy(b).to_string())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// 一个练习的编译结果。
@@ -154,7 +226,7 @@ pub struct Built {
     pub executables: Vec<(PathBuf, bool)>,
 }
 
-/// 编译：评分用的测试程序，和学生写的练习。
+/// 编译：学生写的练习；在练习册里就地检查时，还有测试程序。
 pub fn build(job: &Job) -> Result<Built, String> {
     let mut builds: Vec<Build> = job
         .exercises
@@ -167,88 +239,101 @@ pub fn build(job: &Job) -> Result<Built, String> {
             }
         })
         .collect();
-    let mut test_programs = Vec::new();
-    let mut executables = Vec::new();
-
+    let mut built = Built {
+        builds: Vec::new(),
+        test_programs: Vec::new(),
+        executables: Vec::new(),
+    };
     // 学生的练习（程序，或者编进驱动程序的模块）：一条命令全部编译，每个程序的错误分开记
     let programs: Vec<usize> = (0..job.exercises.len())
         .filter(|i| matches!(builds[*i], Build::Ready))
         .collect();
-    if !programs.is_empty() {
-        let names: Vec<&'static str> = programs.iter().map(|i| job.exercises[*i].0.name).collect();
-        (job.progress)(Progress::Building(&names));
-        // 评分用的测试程序里没有学生的代码，编译不过说明练习册本身坏了
-        let spec = cargo_json(
-            job,
-            &["test", "--no-run", "--test", "exercises"],
-            BUILD_LIMIT,
-        )?
-        .ok_or_else(|| format!("编译评分用的测试程序超过了 {} 秒", BUILD_LIMIT.as_secs()))?;
-        let test_program = spec
-            .executable("exercises")
-            .ok_or_else(|| format!("评分用的测试程序编译失败：\n{}", spec.all_errors()))?;
-        let mut args = vec!["build", "--features", "exercises", "--keep-going"];
-        for i in &programs {
-            args.extend(["--bin", job.exercises[*i].0.bin()]);
+    if programs.is_empty() {
+        built.builds = builds;
+        return Ok(built);
+    }
+    let names: Vec<&'static str> = programs.iter().map(|i| job.exercises[*i].0.name).collect();
+    (job.progress)(Progress::Building(&names));
+    let test_program = match &job.place {
+        Place::Local { .. } => {
+            // 测试程序里没有学生的代码，编译不过说明练习册本身坏了
+            let spec = cargo_json(
+                job,
+                &["test", "--no-run", "--test", "exercises"],
+                BUILD_LIMIT,
+            )?
+            .ok_or_else(|| format!("编译评分用的测试程序超过了 {} 秒", BUILD_LIMIT.as_secs()))?;
+            spec.executable("exercises")
+                .ok_or_else(|| format!("评分用的测试程序编译失败：\n{}", spec.all_errors()))?
         }
-        let Some(built) = cargo_json(job, &args, STUDENT_BUILD_LIMIT)? else {
-            for i in programs {
-                builds[i] = Build::Failed(format!(
-                    "编译超过了 {} 秒还没有结束，只好停下。是不是写了编译期要算很久的代码（例如很大的 const 循环）？",
-                    STUDENT_BUILD_LIMIT.as_secs()
-                ));
-            }
-            return Ok(Built {
-                builds,
-                test_programs,
-                executables,
-            });
-        };
-        let mut tested = Vec::new();
+        Place::Sandboxed { harness, .. } => harness.test_program.clone(),
+    };
+    let mut args = vec!["build", "--features", "exercises", "--keep-going"];
+    for i in &programs {
+        args.extend(["--bin", job.exercises[*i].0.bin()]);
+    }
+    let Some(compiled) = cargo_json(job, &args, STUDENT_BUILD_LIMIT)? else {
         for i in programs {
-            let bin = job.exercises[i].0.bin();
-            match built.executable(bin) {
-                Some(path) => {
-                    executables.push((path, true));
-                    tested.push(i);
+            builds[i] = Build::Failed(format!(
+                "编译超过了 {} 秒还没有结束，只好停下。是不是写了编译期要算很久的代码（例如很大的 const 循环）？",
+                STUDENT_BUILD_LIMIT.as_secs()
+            ));
+        }
+        built.builds = builds;
+        return Ok(built);
+    };
+    let mut tested = Vec::new();
+    for i in programs {
+        let bin = job.exercises[i].0.bin();
+        match compiled.executable(bin) {
+            Some(path) => {
+                built.executables.push((job.outside(&path), true));
+                tested.push(i);
+            }
+            None => {
+                let errors = compiled.errors_of(bin);
+                // 学生代码的错误总指向 labs/ 下的文件；别的错误（例如编译好的依赖坏了）不是学生的
+                if !errors.contains("--> labs/") {
+                    return Err(format!(
+                        "编译 {bin} 失败，但错误不在练习文件里（评分目录里编译好的东西可能坏了）：\n{errors}"
+                    ));
                 }
-                None => {
-                    let errors = built.errors_of(bin);
-                    // 学生代码的错误总指向 labs/ 下的文件；别的错误（例如编译好的依赖坏了）不是学生的
-                    if !errors.contains("--> labs/") {
-                        return Err(format!(
-                            "编译 {bin} 失败，但错误不在练习文件里（评分目录里编译好的东西可能坏了）：\n{errors}"
-                        ));
-                    }
-                    builds[i] = Build::Failed(errors);
-                }
+                builds[i] = Build::Failed(errors);
             }
         }
-        if !tested.is_empty() {
-            executables.push((test_program.clone(), false));
-            executables.extend(
-                lab_programs(job.root, &test_program)
+    }
+    if !tested.is_empty() {
+        if let Place::Local { root, .. } = &job.place {
+            built.executables.push((test_program.clone(), false));
+            built.executables.extend(
+                lab_programs(root, &test_program)
                     .into_iter()
                     .map(|p| (p, false)),
             );
-            test_programs.push((test_program, tested));
         }
+        built.test_programs.push((test_program, tested));
     }
-    Ok(Built {
-        builds,
-        test_programs,
-        executables,
-    })
+    built.builds = builds;
+    Ok(built)
 }
 
-/// 评分的测试会运行的实验程序（例如练习 4.3 的测试用真正的 lab-chat-server 当服务端）：
-/// 编进评分测试程序的源码（tests/exercises.rs 和它引入的 scenarios、support、framing）里
-/// 用 `CARGO_BIN_EXE_lab-…` 提到的那些，在测试程序旁边。
-/// 只核对它们：别的实验程序评分时不运行，换掉了也影响不了分数。
-fn lab_programs(root: &Path, test_program: &Path) -> Vec<PathBuf> {
-    let Some(dir) = test_program.parent().and_then(Path::parent) else {
-        return Vec::new();
-    };
+impl Job<'_> {
+    /// cargo 报告的程序路径在沙箱外的位置（沙箱里的 /target/… 是这位学生的编译输出目录）。
+    fn outside(&self, path: &Path) -> PathBuf {
+        match &self.place {
+            Place::Local { .. } => path.to_path_buf(),
+            Place::Sandboxed { target, .. } => match path.strip_prefix(TARGET) {
+                Ok(rest) => target.join(rest),
+                Err(_) => path.to_path_buf(),
+            },
+        }
+    }
+}
+
+/// 测试程序（tests/exercises.rs 和它引入的 scenarios、support、framing）里
+/// 用 `CARGO_BIN_EXE_lab-…` 提到的实验程序的名字：评分的测试会运行它们
+/// （例如练习 4.3 的测试用真正的 lab-chat-server 当服务端）。
+pub fn lab_names(root: &Path) -> Vec<String> {
     let mut names = Vec::new();
     let mut pending: Vec<PathBuf> = ["exercises.rs", "scenarios", "support", "framing"]
         .iter()
@@ -277,6 +362,14 @@ fn lab_programs(root: &Path, test_program: &Path) -> Vec<PathBuf> {
     names.sort();
     names.dedup();
     names
+}
+
+/// 评分的测试会运行的实验程序，在测试程序旁边（只核对它们：别的实验程序评分时不运行）。
+fn lab_programs(root: &Path, test_program: &Path) -> Vec<PathBuf> {
+    let Some(dir) = test_program.parent().and_then(Path::parent) else {
+        return Vec::new();
+    };
+    lab_names(root)
         .iter()
         .flat_map(|name| [dir.join(name), dir.join(format!("{name}.exe"))])
         .filter(|path| path.is_file())
@@ -306,7 +399,7 @@ pub fn test(job: &Job, built: &Built) -> Vec<Outcome> {
                     .map(move |(name, title)| (format!("{}{name}", ex.test_prefix()), *title))
             })
             .collect();
-        let mut run = run_tests(job, program, &prefixes, false, total, &titles);
+        let mut run = run_tests(job, built, program, &prefixes, false, total, &titles);
         // 第二次机会：许多测试同时运行、机器很忙时，一个依赖时间的测试可能偶尔失败。
         // 没通过的测试再单独跑一次，任何一次通过都算通过；真错了的程序两次都不会通过。
         let failed = failed_tests(&run);
@@ -316,7 +409,7 @@ pub fn test(job: &Job, built: &Built) -> Vec<Outcome> {
             && !failed.is_empty()
         {
             (job.progress)(Progress::Retrying(failed.len()));
-            let retry = run_tests(job, program, &failed, true, failed.len(), &titles);
+            let retry = run_tests(job, built, program, &failed, true, failed.len(), &titles);
             run.retry = Some(Box::new(retry));
         }
         for i in indices {
@@ -348,7 +441,7 @@ pub fn test(job: &Job, built: &Built) -> Vec<Outcome> {
                 ),
                 Build::Failed(errors) => finish(State::CompileError, not_run(ex), errors.clone()),
                 Build::Ready => match runs.get(&i) {
-                    Some(run) => judge(job.root, ex, run, seconds),
+                    Some(run) => judge(&job.stub_text(ex), ex, run, seconds),
                     None => finish(State::Failed, not_run(ex), "没有运行任何测试".into()),
                 },
             }
@@ -394,7 +487,7 @@ fn failed_tests(run: &TestRun) -> Vec<String> {
 }
 
 /// 由一次运行的输出判断一个练习的结果。
-fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Outcome {
+fn judge(stub: &str, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Outcome {
     let prefix = ex.test_prefix();
     let results = parse_results(&run.stdout, &prefix);
     let finish = |state, tests, detail| Outcome {
@@ -487,7 +580,6 @@ fn judge(root: &Path, ex: &'static Exercise, run: &TestRun, seconds: f64) -> Out
     if missing && results.is_empty() {
         detail = format!("测试程序没有正常运行：\n{}", run.stderr.trim());
     }
-    let stub = std::fs::read_to_string(root.join(ex.stub)).unwrap_or_default();
     let state = if stub.contains(&ex.todo_marker()) {
         State::NotStarted
     } else {
@@ -542,41 +634,38 @@ fn forged_results(stdout: &str) -> Option<String> {
     None
 }
 
-/// 直接运行测试程序（不经过 cargo），只跑这几个练习的测试，全部同时运行。
+/// 运行测试程序（不经过 cargo），只跑这几个练习的测试，全部同时运行。
 /// `filters` 是测试名的前缀；`exact` 为真时是完整的测试名。
 fn run_tests(
     job: &Job,
+    built: &Built,
     program: &Path,
     filters: &[String],
     exact: bool,
     total: usize,
     titles: &HashMap<String, &str>,
 ) -> TestRun {
-    let mut command = Command::new(program);
-    command
-        .args(["--include-ignored", "--color", "never", "--test-threads"])
-        .arg(total.clamp(1, MAX_THREADS).to_string());
+    let mut args: Vec<String> = ["--include-ignored", "--color", "never", "--test-threads"]
+        .map(String::from)
+        .into();
+    args.push(total.clamp(1, MAX_THREADS).to_string());
     if exact {
-        command.arg("--exact");
+        args.push("--exact".into());
     }
+    args.extend(filters.iter().cloned());
+    let (mut command, group) = match test_command(job, built, program, &args) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            return TestRun {
+                error: Some(error),
+                ..TestRun::default()
+            };
+        }
+    };
     command
-        .args(filters)
-        .current_dir(job.root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // 测试程序和学生的程序都不该知道练习册、评分工具在哪里
-    for (key, _) in std::env::vars_os() {
-        let text = key.to_string_lossy();
-        if text.starts_with("CARGO") || text.starts_with("INSTA") || text.starts_with("WORKBOOK") {
-            command.env_remove(&key);
-        }
-    }
-    command
-        .env("INSTA_UPDATE", "no") // 快照是规格，评分时绝不改写
-        .env("RUST_BACKTRACE", "0")
-        .env("WORKBOOK_SCRATCH", job.scratch);
-    own_process_group(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -587,43 +676,12 @@ fn run_tests(
         }
     };
     let (lines, received) = mpsc::channel::<String>();
-    let stdout = child.stdout.take();
-    let reader = thread::spawn(move || {
-        let mut all = String::new();
-        let Some(stdout) = stdout else {
-            return all;
-        };
-        let mut stdout = BufReader::new(stdout);
-        let mut line = Vec::new();
-        // 一直读到管道关闭：不是 UTF-8 的字节照样读下去（显示成 �），
-        // 超过上限的部分读了就扔，免得一个输出几个 GB 的程序撑爆评分工具的内存
-        loop {
-            line.clear();
-            match stdout.by_ref().take(MAX_LINE).read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\n', '\r']);
-            if all.len() < MAX_OUTPUT {
-                all.push_str(text);
-                all.push('\n');
-            }
-            let _ = lines.send(text.to_string());
-        }
-        all
-    });
-    let stderr = child.stderr.take();
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut stderr) = stderr {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
-    });
+    let stdout = Collector::lines(child.stdout.take(), lines);
+    let stderr = Collector::bytes(child.stderr.take());
     let deadline = Instant::now() + TEST_LIMIT;
     let mut timed_out = false;
     let mut in_failures = false;
+    let mut exited_at: Option<Instant> = None;
     loop {
         match received.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
@@ -636,6 +694,13 @@ fn run_tests(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
+        // 测试程序结束之后，管道最多再等 PIPE_GRACE：有人拿着它不放，评分不跟着等
+        if exited_at.is_none() && matches!(child.try_wait(), Ok(Some(_))) {
+            exited_at = Some(Instant::now());
+        }
+        if exited_at.is_some_and(|at| at.elapsed() > PIPE_GRACE) {
+            break;
+        }
         if Instant::now() > deadline {
             timed_out = true;
             let _ = child.kill();
@@ -643,19 +708,168 @@ fn run_tests(
         }
     }
     let status = child.wait().ok();
-    kill_leftovers(&child);
-    // libtest 全部通过时退出码是 0，有测试失败时是 101；别的情况说明它没能自己跑完
+    stop_everything(&child, group.as_ref());
+    let (stdout, stdout_closed) = stdout.finish();
+    let (stderr, stderr_closed) = stderr.finish();
+    let stderr = String::from_utf8_lossy(&stderr).to_string();
+    // libtest 全部通过时退出码是 0，有测试失败时是 101；别的情况说明它没能自己跑完。
+    // 输出的管道在它结束后还被别人拿着：这次的输出不可信
     let finished = !timed_out
+        && stdout_closed
         && status
             .and_then(|s| s.code())
             .is_some_and(|c| c == 0 || c == 101);
+    let stderr = if stdout_closed && stderr_closed {
+        stderr
+    } else {
+        format!(
+            "{stderr}\n测试程序结束 {} 秒之后，它的输出管道还被别的进程拿着（学生的程序留在后台？），这次的结果不算",
+            PIPE_GRACE.as_secs()
+        )
+    };
     TestRun {
-        stdout: reader.join().unwrap_or_default(),
-        stderr: errors.join().unwrap_or_default(),
+        stdout: String::from_utf8_lossy(&stdout).to_string(),
+        stderr,
         timed_out,
         finished,
         error: None,
         retry: None,
+    }
+}
+
+/// 运行测试程序的命令：在练习册里就地运行，或者在测试的沙箱里运行。
+fn test_command(
+    job: &Job,
+    built: &Built,
+    program: &Path,
+    args: &[String],
+) -> Result<(Command, Option<Group>), String> {
+    match &job.place {
+        Place::Local { root, scratch, .. } => {
+            let mut command = Command::new(program);
+            command.args(args).current_dir(root);
+            // 测试程序和学生的程序都不该知道练习册、评分工具在哪里
+            for (key, _) in std::env::vars_os() {
+                let text = key.to_string_lossy();
+                if text.starts_with("CARGO")
+                    || text.starts_with("INSTA")
+                    || text.starts_with("WORKBOOK")
+                {
+                    command.env_remove(&key);
+                }
+            }
+            command
+                .env("INSTA_UPDATE", "no") // 快照是规格，评分时绝不改写
+                .env("RUST_BACKTRACE", "0")
+                .env("WORKBOOK_SCRATCH", scratch);
+            own_process_group(&mut command);
+            Ok((command, None))
+        }
+        Place::Sandboxed {
+            sandbox, harness, ..
+        } => {
+            let students: Vec<(PathBuf, String)> = built
+                .executables
+                .iter()
+                .filter(|(_, student)| *student)
+                .filter_map(|(path, _)| {
+                    let name = path.file_name()?.to_string_lossy().to_string();
+                    Some((path.clone(), name))
+                })
+                .collect();
+            let room = TestRoom {
+                src: &harness.src(),
+                test_program: program,
+                labs: &harness.labs,
+                students: &students,
+            };
+            let prepared = sandbox.tests(&room, args)?;
+            Ok((prepared.command, Some(prepared.group)))
+        }
+    }
+}
+
+/// 一次运行结束（或者超时）之后：结束它留下的每一个进程。
+fn stop_everything(child: &Child, group: Option<&Group>) {
+    match group {
+        // 沙箱：bubblewrap 一结束，它的 PID 命名空间里的进程都被内核结束；cgroup 再查一遍
+        Some(group) => group.kill_all(),
+        // 就地运行：测试程序的进程组
+        None => kill_leftovers(child),
+    }
+}
+
+/// 在后台线程里读一个管道，收下的内容放在共享的缓冲区里（最多 MAX_OUTPUT 字节，多的读了就扔）。
+/// [`Collector::finish`] 最多等 PIPE_GRACE：管道被别人拿着不放时，拿到已经读到的部分就走。
+struct Collector {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Collector {
+    /// 一行一行地读，每一行另外发给 `lines`（显示进度用）；不是 UTF-8 的字节照样读下去（显示成 �）。
+    fn lines(pipe: Option<impl Read + Send + 'static>, lines: mpsc::Sender<String>) -> Collector {
+        Collector::start(pipe, move |reader, buffer| {
+            let mut reader = BufReader::new(reader);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.by_ref().take(MAX_LINE).read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\n', '\r']).to_string();
+                if let Ok(mut all) = buffer.lock()
+                    && all.len() < MAX_OUTPUT
+                {
+                    all.extend(text.as_bytes());
+                    all.push(b'\n');
+                }
+                let _ = lines.send(text);
+            }
+        })
+    }
+
+    fn bytes(pipe: Option<impl Read + Send + 'static>) -> Collector {
+        Collector::start(pipe, |mut reader, buffer| {
+            let mut chunk = [0u8; 8192];
+            loop {
+                match reader.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if let Ok(mut all) = buffer.lock()
+                            && all.len() < MAX_OUTPUT
+                        {
+                            all.extend(&chunk[..n]);
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn start<R: Read + Send + 'static>(
+        pipe: Option<R>,
+        read: impl FnOnce(R, &Mutex<Vec<u8>>) + Send + 'static,
+    ) -> Collector {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let (finished, done) = mpsc::channel();
+        let shared = Arc::clone(&buffer);
+        thread::spawn(move || {
+            if let Some(pipe) = pipe {
+                read(pipe, &shared);
+            }
+            let _ = finished.send(());
+        });
+        Collector { buffer, done }
+    }
+
+    /// 读到的内容，以及管道是不是已经关上（读完了）。
+    fn finish(self) -> (Vec<u8>, bool) {
+        let closed = self.done.recv_timeout(PIPE_GRACE).is_ok();
+        let bytes = self.buffer.lock().map(|b| b.clone()).unwrap_or_default();
+        (bytes, closed)
     }
 }
 
@@ -742,14 +956,16 @@ fn clean_panic(text: &str) -> String {
 }
 
 /// cargo 用 `--message-format=json` 输出的消息。
-struct CargoMessages {
+pub struct CargoMessages {
     messages: Vec<Value>,
     stderr: String,
+    /// cargo 以退出码 0 结束
+    pub success: bool,
 }
 
 impl CargoMessages {
     /// 编译成功的可执行文件。
-    fn executable(&self, target: &str) -> Option<PathBuf> {
+    pub fn executable(&self, target: &str) -> Option<PathBuf> {
         self.messages.iter().find_map(|m| {
             (m["reason"] == "compiler-artifact" && m["target"]["name"] == target)
                 .then(|| m["executable"].as_str().map(PathBuf::from))
@@ -774,7 +990,7 @@ impl CargoMessages {
         }
     }
 
-    fn all_errors(&self) -> String {
+    pub fn all_errors(&self) -> String {
         let rendered: String = self
             .messages
             .iter()
@@ -785,84 +1001,101 @@ impl CargoMessages {
     }
 }
 
-/// 运行一条 cargo 命令（加上 `--message-format=json`），收集它的消息。
-/// 超过 `limit` 还没结束就停下它，返回 Ok(None)。
+/// 运行一条 cargo 命令（加上 `--message-format=json`），收集它的消息：
+/// 在练习册里就地运行，或者在编译的沙箱里运行。超过 `limit` 还没结束就停下它，返回 Ok(None)。
 fn cargo_json(job: &Job, args: &[&str], limit: Duration) -> Result<Option<CargoMessages>, String> {
     let mut all: Vec<&str> = args.to_vec();
-    // --locked：Cargo.lock 是规格的一部分，cargo 不许改写它（改写了就会被当成篡改）
-    all.extend(["--message-format=json", "--quiet", "--locked"]);
-    let Some(output) = cargo(job, &all, limit)? else {
+    all.extend(["--message-format=json", "--quiet"]);
+    match &job.place {
+        Place::Local {
+            root,
+            target_dir,
+            lean,
+            ..
+        } => {
+            // --locked：Cargo.lock 是规格的一部分，cargo 不许改写它（改写了就会被当成篡改）
+            all.push("--locked");
+            let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut command = Command::new(&program);
+            // 超时要停下的不只是 cargo，还有它启动的 rustc：让它们自成一个进程组
+            own_process_group(&mut command);
+            if *lean {
+                command.env("CARGO_PROFILE_DEV_DEBUG", "0");
+            }
+            command
+                .args(&all)
+                .current_dir(root)
+                .env("CARGO_TARGET_DIR", target_dir)
+                .env("CARGO_TERM_COLOR", "never");
+            run_cargo(command, None, limit).map_err(|err| {
+                format!(
+                    "无法启动 cargo（{program}）：{err}。请确认装好了 Rust 工具链（https://rustup.rs），\
+                     并且 cargo 在 PATH 里：在终端里运行 cargo --version 试试"
+                )
+            })
+        }
+        Place::Sandboxed {
+            sandbox,
+            harness,
+            overlays,
+            target,
+            ..
+        } => {
+            let room = BuildRoom {
+                toolchain: &harness.toolchain,
+                vendor: &harness.vendor(),
+                src: &harness.src(),
+                overlays,
+                target,
+            };
+            let prepared = sandbox.cargo(&room, &all)?;
+            run_cargo(prepared.command, Some(&prepared.group), limit)
+        }
+    }
+}
+
+/// 运行一条准备好的 cargo 命令，收集它的 JSON 消息；启动不了返回错误，
+/// 超过 `limit` 就停下它（连同它启动的一切）、返回 Ok(None)。
+pub fn run_cargo(
+    mut command: Command,
+    group: Option<&Group>,
+    limit: Duration,
+) -> Result<Option<CargoMessages>, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| err.to_string())?;
+    // 两个管道各用一个线程读完，免得输出太多时 cargo 卡在写管道上
+    let stdout = Collector::bytes(child.stdout.take());
+    let stderr = Collector::bytes(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    stop_everything(&child, group);
+    let (stdout, _) = stdout.finish();
+    let (stderr, _) = stderr.finish();
+    let Some(status) = status else {
         return Ok(None);
     };
-    let messages = String::from_utf8_lossy(&output.stdout)
+    let messages = String::from_utf8_lossy(&stdout)
         .lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
     Ok(Some(CargoMessages {
         messages,
-        stderr: String::from_utf8_lossy(&output.stderr).to_string(),
-    }))
-}
-
-/// cargo 的输出。
-struct CargoOutput {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-/// 运行一条 cargo 命令；启动不了变成一句说明，超过 `limit` 就停下它、返回 Ok(None)。
-fn cargo(job: &Job, args: &[&str], limit: Duration) -> Result<Option<CargoOutput>, String> {
-    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(&program);
-    // 超时要停下的不只是 cargo，还有它启动的 rustc：让它们自成一个进程组
-    own_process_group(&mut command);
-    if job.lean {
-        command.env("CARGO_PROFILE_DEV_DEBUG", "0");
-    }
-    let mut child = command
-        .args(args)
-        .current_dir(job.root)
-        .env("CARGO_TARGET_DIR", job.target_dir)
-        .env("CARGO_TERM_COLOR", "never")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| {
-            format!(
-                "无法启动 cargo（{program}）：{err}。请确认装好了 Rust 工具链（https://rustup.rs），\
-                 并且 cargo 在 PATH 里：在终端里运行 cargo --version 试试"
-            )
-        })?;
-    // 两个管道各用一个线程读完，免得输出太多时 cargo 卡在写管道上
-    let mut stdout = child.stdout.take().ok_or("cargo 没有标准输出")?;
-    let mut stderr = child.stderr.take().ok_or("cargo 没有标准错误")?;
-    let out = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            kill_leftovers(&child);
-            return Ok(None);
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    Ok(Some(CargoOutput {
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&stderr).to_string(),
+        success: status.success(),
     }))
 }
 
@@ -909,6 +1142,30 @@ mod tests {
                 "kill_leftovers 之后 10 秒，后台的 sleep（{sleeper}）还在运行"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn shares_are_quarters_that_add_up_to_exactly_the_points() {
+        assert_eq!(shares(10, 7), [1.5, 1.5, 1.5, 1.5, 1.5, 1.25, 1.25]);
+        assert_eq!(shares(10, 4), [2.5; 4]);
+        assert_eq!(shares(10, 0), Vec::<f64>::new());
+        for points in [1, 10, 20, 110] {
+            for tests in 1..=50 {
+                let all = shares(points, tests);
+                assert_eq!(all.len(), tests);
+                assert_eq!(
+                    all.iter().sum::<f64>(),
+                    f64::from(points),
+                    "{points} 分 {tests} 个测试"
+                );
+                // 任何一部分的和也是 0.25 的倍数：没有 0.1 这样在二进制里写不准的数
+                let mut partial = 0.0;
+                for share in all {
+                    partial += share;
+                    assert_eq!((partial * 4.0_f64).fract(), 0.0);
+                }
+            }
         }
     }
 

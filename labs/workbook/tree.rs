@@ -87,6 +87,18 @@ impl Tree {
         self.files.get(path).map(Vec::as_slice)
     }
 
+    /// 全部文件（路径和内容）的 SHA-256：同样的规格得到同样的值，改了任何一个字节就不同。
+    pub fn digest(&self) -> String {
+        let mut all = Vec::new();
+        for (path, bytes) in &self.files {
+            all.extend(path.as_bytes());
+            all.push(0);
+            all.extend((bytes.len() as u64).to_le_bytes());
+            all.extend(bytes);
+        }
+        crate::grade::sha256_hex(&all)
+    }
+
     /// 目录 `dest` 应有的样子：规格的全部文件，其中 `overrides` 里的（学生的练习文件）换成给定内容。
     fn wanted<'a>(
         &'a self,

@@ -17,10 +17,12 @@
 // 在 Windows 上，只给 Unix 测试用的辅助函数用不到
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// 这份练习册（测试从它复制出“教师的练习册”）。
 fn repo() -> &'static Path {
@@ -929,4 +931,673 @@ fn shortcuts_in_exercise_6_1_lose_points() {
             "{who}：没通过的应当正是这些测试：{heartbeat}"
         );
     }
+}
+
+// ---------------------------------------------------------------- 存心捣乱的学生：沙箱
+//
+// 每个测试扮演一个真想得逞的学生，攻击代码只用标准库和 libc（labs/workbook/attacks.rs）。
+// 没有沙箱的评分器（2026 年 12 月以前的 main）上，这些攻击都得手了：满分、改成绩表、
+// 偷拿和陷害同学、让下一个学生被假的测试程序评分、把教师的文件带进反馈、卡住全班。
+// 每个测试都在攻击之后接着评一个老实的学生，证明他得到的就是老实的分数。
+
+#[path = "../labs/workbook/attacks.rs"]
+mod attacks;
+#[path = "grading/class.rs"]
+mod class;
+
+use class::{ClassResult, KillOnDrop, assert_no_survivors, grade_class, make_class, snapshot};
+
+/// 这个测试独有的标记：学生的后台进程把它放在自己的命令行里，测试据此找出活下来的进程。
+fn marker(name: &str) -> String {
+    format!("mallory-{name}-{}", std::process::id())
+}
+
+/// 实验的源码（参考答案），末尾加一行注释，免得两个学生交的一模一样。
+fn reference(lab: &str, who: &str) -> String {
+    fs::read_to_string(repo().join(lab)).expect("读实验源码") + &format!("\n// {who} 的作业\n")
+}
+
+/// 什么也不做的 `process`（练习 2.1 的一种错误答案）。
+fn broken_server() -> String {
+    lab_with(
+        "labs/tcp/server.rs",
+        "    let mut buf = [0u8; 128];",
+        "    if true {\n        return;\n    }\n    let mut buf = [0u8; 128];",
+    )
+}
+
+/// 在 `source`（一个实验的 main 开头是 `let args = Args::parse();`）的 main 开头启动后台进程，
+/// 末尾加上攻击代码。
+fn with_daemon(source: &str, attack: &str, mark: &str, guards: &[&Path]) -> String {
+    assert!(source.contains("let args = Args::parse();"));
+    source.replacen(
+        "let args = Args::parse();",
+        "if mallory_start(mallory_daemon) {\n        return ExitCode::SUCCESS;\n    }\n    let args = Args::parse();",
+        1,
+    ) + &attacks::toolkit(mark, guards)
+        + attack
+}
+
+/// 在 main 开头调用 `call`（例如 `mallory_leak();`）。
+fn calling(source: &str, call: &str) -> String {
+    source.replacen(
+        "let args = Args::parse();",
+        &format!("{call}\n    let args = Args::parse();"),
+        1,
+    )
+}
+
+/// tests/exercises.rs 里以 `prefix` 开头的测试名（假的测试程序要照着它们报“通过”）。
+fn test_names(prefix: &str) -> Vec<String> {
+    let text =
+        fs::read_to_string(repo().join("tests/exercises.rs")).expect("读 tests/exercises.rs");
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("async fn "))
+        .filter_map(|l| l.split('(').next())
+        .filter(|name| name.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// 一个学生的总分和状态。
+fn total_and_status(result: &ClassResult, name: &str) -> (f64, String) {
+    let json = result.student(name);
+    (
+        json["total"].as_f64().unwrap_or(-1.0),
+        json["status"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// 发现 1：`process` 什么也不做，后台进程（setsid）通过 /proc/父进程/exe 把测试程序换成一个
+/// 假的：评分器重跑没通过的测试时，假的先把真的换回原处，再报告全部通过。
+/// 沙箱里没有 /proc、看不到测试程序：它的成绩和交同样的错误答案、没有攻击代码的“双胞胎”一模一样。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn student_who_swaps_the_test_program_gets_an_honest_grade() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("swap");
+    let clone = instructor_clone(&scratch);
+    let (mark, work) = (marker("swap"), shared_work_dir());
+    let _cleanup = KillOnDrop(mark.clone());
+    let fake = attacks::fake_test_program(&[], Some(("@BACKUP@", "@ORIGINAL@")));
+    let mallory = with_daemon(
+        &broken_server(),
+        &attacks::replace_test_program(&fake),
+        &mark,
+        &[&scratch.0, &work],
+    );
+    let class = scratch.0.join("class");
+    make_class(
+        &class,
+        &[
+            ("a-mallory", vec![("tcp_server.rs", mallory)]),
+            ("b-twin", vec![("tcp_server.rs", broken_server())]),
+            (
+                "c-honest",
+                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "c"))],
+            ),
+        ],
+    );
+    let out = scratch.0.join("scores.csv");
+    let result = grade_class(workbook(&clone), &class, &out, &work);
+    assert_no_survivors(&mark, Duration::from_secs(5), || result.csv.clone());
+    assert_eq!(
+        result.tests_of("a-mallory"),
+        result.tests_of("b-twin"),
+        "换测试程序的学生应当和交同样错误答案的学生得分一样：\n{}",
+        result.csv
+    );
+    assert_eq!(
+        total_and_status(&result, "a-mallory"),
+        total_and_status(&result, "b-twin")
+    );
+    assert!(
+        total_and_status(&result, "a-mallory").0 < 10.0,
+        "{}",
+        result.csv
+    );
+    assert_eq!(
+        total_and_status(&result, "c-honest"),
+        (10.0, "ok".into()),
+        "{}",
+        result.csv
+    );
+}
+
+/// 发现 2：后台进程读出评分器的命令行，等评分器写完成绩、退出之后，改掉成绩表：自己满分，同学 0 分。
+/// 沙箱的 PID 命名空间随评分一起结束：评分器退出时学生的进程一个也不剩，成绩表是评分器写的那一份。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn results_cannot_be_forged_after_the_grader_exits() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("forge-csv");
+    let clone = instructor_clone(&scratch);
+    let (mark, work) = (marker("forge-csv"), shared_work_dir());
+    let _cleanup = KillOnDrop(mark.clone());
+    let mallory = with_daemon(
+        &broken_server(),
+        &attacks::forge_results("a-mallory", "zoe"),
+        &mark,
+        &[&scratch.0, &work],
+    );
+    let class = scratch.0.join("class");
+    make_class(
+        &class,
+        &[
+            ("a-mallory", vec![("tcp_server.rs", mallory)]),
+            (
+                "zoe",
+                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "zoe"))],
+            ),
+        ],
+    );
+    let out = scratch.0.join("scores.csv");
+    let result = grade_class(workbook(&clone), &class, &out, &work);
+    let written = result.csv.clone();
+    assert_no_survivors(&mark, Duration::from_secs(20), || {
+        format!(
+            "评分器写的成绩表：\n{written}\n现在的成绩表：\n{}",
+            fs::read_to_string(&out).unwrap_or_default()
+        )
+    });
+    assert_eq!(
+        fs::read_to_string(&out).unwrap_or_default(),
+        written,
+        "成绩表被改了"
+    );
+    assert!(!out.with_extension("forged").exists(), "成绩表被改过");
+    let zoe = result
+        .csv
+        .lines()
+        .find(|l| l.starts_with("zoe,"))
+        .expect("zoe 的一行");
+    assert!(zoe.starts_with("zoe,正常,10,"), "{zoe}");
+    assert!(
+        total_and_status(&result, "a-mallory").0 < 10.0,
+        "{}",
+        result.csv
+    );
+}
+
+/// 发现 3：后台进程从评分器的命令行找到班级文件夹，拷走 bob 的作业，在 carol 被评之前把她交的文件
+/// 换成原始的练习（空作业，0 分），往 dave 的评分副本里丢一个文件（篡改，0 分）。
+/// 沙箱里看不到班级文件夹和评分副本，作业在任何学生的代码运行之前就读进了内存：三个人都照常满分。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn classmates_cannot_be_robbed_or_framed() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("rob");
+    let clone = instructor_clone(&scratch);
+    let (mark, work) = (marker("rob"), shared_work_dir());
+    let _cleanup = KillOnDrop(mark.clone());
+    let mallory = with_daemon(
+        &reference("labs/tcp/server.rs", "a-mallory"),
+        &attacks::rob_and_frame("b-bob", "c-carol", "d-dave"),
+        &mark,
+        &[&scratch.0, &work],
+    );
+    let class = scratch.0.join("class");
+    let mut students = vec![("a-mallory", vec![("tcp_server.rs", mallory)])];
+    for who in ["b-bob", "c-carol", "d-dave"] {
+        students.push((
+            who,
+            vec![("tcp_server.rs", reference("labs/tcp/server.rs", who))],
+        ));
+    }
+    make_class(&class, &students);
+    let before = snapshot(&class);
+    let out = scratch.0.join("scores.csv");
+    let mut command = workbook(&clone);
+    command.current_dir(&scratch.0);
+    let result = grade_class(command, &class, &out, &work);
+    assert_no_survivors(&mark, Duration::from_secs(5), || result.csv.clone());
+    assert!(
+        !scratch.0.join("loot").exists(),
+        "bob 的作业被拷走了：{}",
+        scratch.0.join("loot").display()
+    );
+    assert!(snapshot(&class) == before, "班级文件夹被改动了");
+    for who in ["a-mallory", "b-bob", "c-carol", "d-dave"] {
+        assert_eq!(
+            total_and_status(&result, who),
+            (10.0, "ok".into()),
+            "{who}：\n{}",
+            result.csv
+        );
+    }
+}
+
+/// 发现 4：学生的程序在工位的上一层目录写 `.cargo/config.toml`（rustc-wrapper 把编译出的测试程序
+/// 换成假的），再碰一下 tests/exercises.rs：下一个什么也没写的学生拿 20 分，以后用这个工作目录的评分
+/// 也都一样。沙箱里看不到工作目录；评分工具在编译的沙箱里编译，不读沙箱外的 cargo 设置。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn the_next_student_is_never_graded_by_a_fake() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("poison");
+    let clone = instructor_clone(&scratch);
+    let (mark, work) = (marker("poison"), shared_work_dir());
+    let _cleanup = KillOnDrop(mark.clone());
+    let names = ["ex_2_1_", "ex_2_2_"]
+        .map(|prefix| (prefix.to_string(), test_names(prefix)))
+        .to_vec();
+    let fake = attacks::fake_test_program(&names, None);
+    let mallory = calling(
+        &reference("labs/tcp/server.rs", "a-mallory"),
+        "mallory_poison();",
+    ) + &attacks::toolkit(&mark, &[&scratch.0, &work])
+        + &attacks::poison_the_next_build(&fake);
+    // b-nobody 只在两个练习文件末尾加了一行注释：编译、测试，但一个测试也过不了
+    let stub = |file: &str| {
+        fs::read_to_string(clone.join("labs/exercises").join(file)).expect("读练习")
+            + "\n// 明天再写\n"
+    };
+    let class = scratch.0.join("class");
+    make_class(
+        &class,
+        &[
+            ("a-mallory", vec![("tcp_server.rs", mallory)]),
+            (
+                "b-nobody",
+                vec![
+                    ("tcp_server.rs", stub("tcp_server.rs")),
+                    ("tcp_client.rs", stub("tcp_client.rs")),
+                ],
+            ),
+        ],
+    );
+    let out = scratch.0.join("scores.csv");
+    for round in 1..=2 {
+        let result = grade_class(workbook(&clone), &class, &out, &work);
+        assert_eq!(
+            total_and_status(&result, "b-nobody").0,
+            0.0,
+            "第 {round} 次：什么也没写的学生拿到了分：\n{}",
+            result.csv
+        );
+        assert_eq!(
+            total_and_status(&result, "a-mallory"),
+            (10.0, "ok".into()),
+            "{}",
+            result.csv
+        );
+    }
+    for dir in [&work, &scratch.0] {
+        assert!(
+            !dir.join(".cargo").exists(),
+            "{} 里出现了学生写的 .cargo",
+            dir.display()
+        );
+    }
+}
+
+/// 发现 5：编译错误和程序的输出里带着评分机器上的东西（主机名、HOME、教师的文件、同学的作业）。
+/// 沙箱里看不到它们：编译错误只说读不到，程序的输出里只有“读不到”。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn feedback_never_carries_what_the_sandbox_cannot_see() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("leak");
+    let clone = instructor_clone(&scratch);
+    let mark = marker("leak");
+    let secret = scratch.0.join("instructor-home/教师的答案.txt");
+    fs::create_dir_all(secret.parent().expect("目录")).expect("教师的目录");
+    fs::write(&secret, format!("INSTRUCTOR-SECRET-{mark}")).expect("教师的文件");
+    let class = scratch.0.join("class");
+    let classmate = class.join("zoe/tcp_client.rs");
+    let (secret_text, classmate_text) = (
+        secret.to_string_lossy().to_string(),
+        classmate.to_string_lossy().to_string(),
+    );
+    let server = calling(
+        &reference("labs/tcp/server.rs", "a-mallory"),
+        "mallory_leak();",
+    ) + &attacks::run_time_leak(&secret_text, &classmate_text);
+    make_class(
+        &class,
+        &[
+            (
+                "a-mallory",
+                vec![
+                    ("tcp_server.rs", server),
+                    (
+                        "tcp_client.rs",
+                        attacks::compile_time_leak(&secret_text, &classmate_text),
+                    ),
+                ],
+            ),
+            (
+                "zoe",
+                vec![(
+                    "tcp_client.rs",
+                    reference("labs/tcp/client.rs", &format!("CLASSMATE-WORK-{mark}")),
+                )],
+            ),
+        ],
+    );
+    let out = scratch.0.join("scores.csv");
+    let result = grade_class(workbook(&clone), &class, &out, &shared_work_dir());
+    let feedback = result.student("a-mallory").to_string();
+    let home = std::env::var("HOME").unwrap_or_default();
+    let hostname = fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let mut leaks = vec![
+        format!("INSTRUCTOR-SECRET-{mark}"),
+        format!("CLASSMATE-WORK-{mark}"),
+    ];
+    if home.len() > 1 {
+        leaks.push(format!("HOME={home}"));
+    }
+    if !hostname.trim().is_empty() {
+        leaks.push(format!("HOSTNAME={}", hostname.trim()));
+    }
+    for leak in &leaks {
+        assert!(
+            !feedback.contains(leak.as_str()),
+            "反馈里出现了 {leak}：\n{feedback}"
+        );
+    }
+    // 攻击真的试过了：编译错误说读不到那几个文件，程序的输出里也是
+    assert!(
+        feedback.contains("couldn't read"),
+        "编译错误里应当说读不到：\n{feedback}"
+    );
+    assert!(
+        feedback.contains("SECRET 读不到"),
+        "程序的输出里应当说读不到：\n{feedback}"
+    );
+}
+
+/// 发现 6：后台进程通过 /proc 拿着测试程序的标准输出、标准错误不放，评分器等不到管道的结尾，
+/// 全班都评不完。沙箱里没有 /proc，PID 命名空间随评分一起结束；就算在没有沙箱的评分里
+/// （--no-sandbox，攻击得手），读管道也只等到程序结束后的几秒，全班照样评完。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn one_student_cannot_stop_the_class() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("hold");
+    let clone = instructor_clone(&scratch);
+    let (mark, work) = (marker("hold"), shared_work_dir());
+    let _cleanup = KillOnDrop(mark.clone());
+    let mallory = with_daemon(
+        &reference("labs/tcp/server.rs", "a-mallory"),
+        attacks::HOLD_THE_PIPES,
+        &mark,
+        &[&scratch.0, &work],
+    );
+    let class = scratch.0.join("class");
+    make_class(
+        &class,
+        &[
+            ("a-mallory", vec![("tcp_server.rs", mallory)]),
+            (
+                "zoe",
+                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "zoe"))],
+            ),
+        ],
+    );
+    let out = scratch.0.join("scores.csv");
+    let result = grade_class(workbook(&clone), &class, &out, &work);
+    assert_no_survivors(&mark, Duration::from_secs(1), || result.csv.clone());
+    assert_eq!(
+        total_and_status(&result, "zoe"),
+        (10.0, "ok".into()),
+        "{}",
+        result.csv
+    );
+    assert_eq!(
+        total_and_status(&result, "a-mallory"),
+        (10.0, "ok".into()),
+        "{}",
+        result.csv
+    );
+
+    // 没有沙箱：攻击得手（管道真的被拿住了），评分器照样在时限内评完全班
+    let unprotected = scratch.0.join("unprotected.csv");
+    let result = class::grade_class_with(
+        workbook(&clone),
+        &class,
+        &unprotected,
+        &scratch.0.join("work-unprotected"),
+        &["--no-sandbox"],
+    );
+    assert!(
+        !class::processes_with(&mark).is_empty(),
+        "没有沙箱时，后台进程应当还活着（攻击得手）：这个测试才说明了读管道有时限"
+    );
+    assert_eq!(
+        total_and_status(&result, "zoe"),
+        (10.0, "ok".into()),
+        "{}",
+        result.csv
+    );
+    assert!(
+        result
+            .student("a-mallory")
+            .to_string()
+            .contains("输出管道还被别的进程拿着"),
+        "{}",
+        result.student("a-mallory")
+    );
+}
+
+/// 滥用资源：几千个进程、8 GiB 内存、往 /tmp 写 2 GiB。沙箱的上限让它自己失败，
+/// 评分照常结束，下一个学生照常满分，它开的进程一个也不剩。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn resource_abuse_stays_inside_the_sandbox() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("exhaust");
+    let clone = instructor_clone(&scratch);
+    let _cleanup = KillOnDrop("611.4242".into());
+    let mallory = calling(
+        &reference("labs/tcp/server.rs", "a-mallory"),
+        "mallory_exhaust();",
+    ) + attacks::EXHAUST_RESOURCES;
+    let class = scratch.0.join("class");
+    make_class(
+        &class,
+        &[
+            ("a-mallory", vec![("tcp_server.rs", mallory)]),
+            (
+                "zoe",
+                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "zoe"))],
+            ),
+        ],
+    );
+    let out = scratch.0.join("scores.csv");
+    let result = grade_class(workbook(&clone), &class, &out, &shared_work_dir());
+    assert_no_survivors("611.4242", Duration::from_secs(1), || result.csv.clone());
+    assert!(
+        total_and_status(&result, "a-mallory").0 < 10.0,
+        "{}",
+        result.csv
+    );
+    assert_eq!(
+        total_and_status(&result, "zoe"),
+        (10.0, "ok".into()),
+        "{}",
+        result.csv
+    );
+}
+
+// ---------------------------------------------------------------- GitHub Classroom：整个工作流
+
+#[path = "grading/actions.rs"]
+mod actions;
+
+/// 按汇总报告（classroom-resources/autograding-grading-reporter v1）自己的做法读结果：
+/// 每个练习一个环境变量，base64 解码、JSON.parse，分数按顺序加起来（JavaScript 的数就是 f64）。
+/// 返回（总分，满分）。任何一个解不开，汇总报告就整个失败、谁的分都不报：这里让测试失败。
+fn reporter_totals(env: &BTreeMap<String, String>) -> (f64, f64) {
+    use base64::Engine as _;
+    // Linux 上一个环境变量（连同名字）最多 128 KiB（MAX_ARG_STRLEN）：超过了汇总报告根本启动不了
+    for (key, value) in env {
+        assert!(
+            key.len() + value.len() + 2 <= 128 * 1024,
+            "{key} 有 {} 字节，汇总报告启动不了",
+            value.len()
+        );
+    }
+    let status = Command::new("true")
+        .env_clear()
+        .envs(env)
+        .status()
+        .expect("带着这些环境变量启动一个程序");
+    assert!(status.success());
+    let (mut total, mut max) = (0.0, 0.0);
+    for (key, value) in env.iter().filter(|(k, _)| k.ends_with("_RESULTS")) {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap_or_else(|err| panic!("{key} 不是 base64（{err}）：{value:?}"));
+        let result: serde_json::Value = serde_json::from_slice(&decoded)
+            .unwrap_or_else(|err| panic!("{key} 不是 JSON（{err}）"));
+        max += result["max_score"].as_f64().expect("max_score");
+        for test in result["tests"].as_array().expect("tests") {
+            total += test["score"].as_f64().expect("score");
+        }
+    }
+    (total, max)
+}
+
+/// 一个 GitHub 上的工作目录：submission/ 是学生的仓库（只放着几个练习文件），
+/// template/ 是教师的模板仓库（这份仓库的克隆）。返回（工作目录，模板的提交号）。
+fn classroom_workspace(scratch: &Scratch, files: &[(&str, String)]) -> (PathBuf, String) {
+    let workspace = scratch.0.join("workspace");
+    let template = workspace.join("template");
+    fs::create_dir_all(&workspace).expect("工作目录");
+    let status = Command::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(repo())
+        .arg(&template)
+        .status()
+        .expect("git clone");
+    assert!(status.success());
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&template)
+        .output()
+        .expect("git rev-parse");
+    let submission = workspace.join("submission");
+    fs::create_dir_all(submission.join("labs/exercises")).expect("学生的仓库");
+    for (name, text) in files {
+        fs::write(submission.join("labs/exercises").join(name), text).expect("学生的文件");
+    }
+    (
+        workspace,
+        String::from_utf8_lossy(&head.stdout).trim().to_string(),
+    )
+}
+
+/// 组织变量没设：第一步说明原因后失败，之后的步骤（包括汇总报告）都跳过，
+/// 不会再冒出一句英文的 “Unexpected end of JSON input”。
+#[cfg(unix)]
+#[test]
+fn classroom_workflow_stops_cleanly_without_the_template_ref() {
+    let scratch = Scratch::new("classroom-setup");
+    let workspace = scratch.0.join("workspace");
+    fs::create_dir_all(&workspace).expect("工作目录");
+    let yaml = fs::read_to_string(repo().join(".github/workflows/classroom.yml")).expect("工作流");
+    let vars = BTreeMap::from([("WORKBOOK_TEMPLATE", "course/socket-workbook".to_string())]);
+    let run = actions::run(
+        &yaml,
+        &vars,
+        &workspace,
+        &scratch.0.join("runner-temp"),
+        &[],
+        &BTreeMap::new(),
+    );
+    assert_eq!(run.outcomes[&run.order[0]], "failure", "{}", run.log);
+    assert!(run.log.contains("WORKBOOK_TEMPLATE_REF"), "{}", run.log);
+    assert!(run.reporter.is_none(), "没有评分就不该运行汇总报告");
+    for step in &run.order[1..] {
+        assert_eq!(run.outcomes[step], "skipped", "{step}：{}", run.log);
+    }
+}
+
+/// 按 GitHub 的规矩把整个工作流跑一遍：练习 2.1 是参考答案，练习 2.2 的那一步超时（被从外面停掉，
+/// 什么也没交出来），练习 3.2 有 200 KB 的编译错误。后面的步骤照样评分，每个练习都带着一个结果
+/// 到达汇总报告，每个结果都解得开，总分正好是 10/110。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn classroom_workflow_reports_every_exercise_despite_a_timeout_and_a_huge_error() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("classroom");
+    // 200 KB 的编译错误：几百行类型不对的赋值，每行带着一长串文字
+    let mut huge = String::from("fn main() {\n");
+    for i in 0..400 {
+        huge.push_str(&format!(
+            "    let _e{i}: u32 = \"{}\";\n",
+            "这不是一个数字".repeat(12)
+        ));
+    }
+    huge.push_str("}\n");
+    let hanging = lab_with(
+        "labs/tcp/client.rs",
+        "let args = Args::parse();",
+        "std::thread::sleep(std::time::Duration::from_secs(3600));\n    let args = Args::parse();",
+    );
+    let (workspace, head) = classroom_workspace(
+        &scratch,
+        &[
+            ("tcp_server.rs", reference("labs/tcp/server.rs", "学生")),
+            ("tcp_client.rs", hanging),
+            ("udp_client.rs", huge),
+        ],
+    );
+    let yaml = fs::read_to_string(repo().join(".github/workflows/classroom.yml")).expect("工作流");
+    let vars = BTreeMap::from([
+        ("WORKBOOK_TEMPLATE", "course/socket-workbook".to_string()),
+        ("WORKBOOK_TEMPLATE_REF", head),
+    ]);
+    // 评分工具和评分器的编译结果留在固定的地方，下一次跑这个测试接着用
+    let shared = std::env::temp_dir().join("socket-workbook-grading-tests-runner");
+    let env = [(
+        "CARGO_TARGET_DIR",
+        shared.join("target").to_string_lossy().to_string(),
+    )];
+    let timeouts = BTreeMap::from([("ex22", Duration::from_secs(30))]);
+    let run = actions::run(&yaml, &vars, &workspace, &shared, &env, &timeouts);
+    assert_eq!(run.outcomes["prepare"], "success", "{}", run.log);
+    assert_eq!(
+        run.outcomes["ex22"], "failure",
+        "这一步应当超时：{}",
+        run.log
+    );
+    for id in [
+        "ex21", "ex23", "ex31", "ex32", "ex41", "ex51", "ex61", "ex62",
+    ] {
+        assert_eq!(
+            run.outcomes[id], "success",
+            "{id}：前面一步超时，这一步也要照样评分：{}",
+            run.log
+        );
+    }
+    let reporter = run.reporter.as_ref().expect("汇总报告运行了");
+    let (total, max) = reporter_totals(reporter);
+    assert_eq!(max, 110.0);
+    assert_eq!(total, 10.0, "2.1 满分，其余 0 分：\n{}", run.log);
+    // 超时的那一步交给汇总报告的是事先写好的 0 分结果；编译错误的说明被截断了，但还在
+    let ex32 = &reporter["EX32_RESULTS"];
+    assert!(
+        ex32.len() < 64 * 1024,
+        "EX32_RESULTS 有 {} 字节",
+        ex32.len()
+    );
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(ex32)
+        .expect("base64");
+    let text = String::from_utf8_lossy(&decoded);
+    assert!(
+        text.contains("编译失败") && text.contains("E0308"),
+        "{text}"
+    );
 }

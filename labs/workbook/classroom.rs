@@ -2,7 +2,12 @@
 //!
 //! 评分不在学生的仓库里进行：工作流把教师的模板仓库在一个固定的提交上取到 `template/`，
 //! 用那里的评分器给 `submission/`（学生的仓库）里的练习文件评分。学生改动自己仓库里的测试、
-//! 快照、评分器或 Cargo.toml，都碰不到评分。每个练习一步，结果交给 Classroom 的汇总报告。
+//! 快照、评分器或 Cargo.toml，都碰不到评分。学生的代码在沙箱里编译和运行，和教师自己评分时一样
+//! （GitHub 的机器上装好 bubblewrap、允许建用户命名空间）。每个练习一步，结果交给 Classroom 的汇总报告。
+//!
+//! 每个练习都要带着一个结果到达汇总报告：评分步骤不因为前面的步骤失败而跳过；一步超时或出错，
+//! 汇总报告拿到的是事先写好的 0 分结果（说明原因），而不是空字符串（那样汇总报告整个失败，谁的分都不报）。
+//! 评分器的时限加起来小于每一步的时限，所以评分器总是自己先报告超时。
 //!
 //! 工作流由 [`workflow`] 根据练习清单生成：`cargo run --bin workbook -- classroom` 写入，
 //! `--check` 核对它没有过期（CI 和 `selftest` 都会核对）。
@@ -12,6 +17,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::exercises::{ALL, Exercise};
+use crate::harness;
+use crate::runner;
 
 /// 工作流文件在仓库里的位置（GitHub Classroom 认这个文件名）。
 pub const PATH: &str = ".github/workflows/classroom.yml";
@@ -57,7 +64,8 @@ jobs:
     runs-on: ubuntu-latest
     # Classroom 建仓库时的第一次推送不评分
     if: github.actor != 'github-classroom[bot]'
-    timeout-minutes: 60
+    # 每一步都用满自己的时限也来得及跑完汇总报告
+    timeout-minutes: @JOB_MINUTES@
     defaults:
       run:
         shell: bash
@@ -138,6 +146,18 @@ jobs:
           restore-keys: |
             workbook-${{ runner.os }}-
 
+      - name: 安装 bubblewrap，允许普通用户建用户命名空间（评分的沙箱要用）
+        run: |
+          if ! command -v bwrap >/dev/null; then
+            sudo apt-get update -qq
+            sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+          fi
+          # Ubuntu 23.10 起，AppArmor 默认不许普通用户建用户命名空间，沙箱就建不起来
+          if [ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null)" = "1" ]; then
+            sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0
+          fi
+          bwrap --version
+
       - name: 编译评分器
         run: cargo build --locked --manifest-path template/Cargo.toml --bin workbook
 
@@ -151,10 +171,48 @@ jobs:
             ~/.cargo/git
             template/target
           key: ${{ steps.cache.outputs.cache-primary-key }}
+
+      # 在任何学生的代码运行之前：试建一次沙箱，在编译的沙箱里编译评分用的测试程序和依赖
+      - name: 准备评分的沙箱和评分工具
+        id: prepare
+        timeout-minutes: @PREPARE_MINUTES@
+        run: @PREPARE@
 "#;
 
-/// 评分命令里固定的部分：在 $GITHUB_WORKSPACE 里运行，评分器和规格来自 template/。
-const GRADE: &str = "cargo run --quiet --locked --manifest-path template/Cargo.toml --bin workbook -- grade submission --spec-ref \"$WORKBOOK_TEMPLATE_REF\"";
+/// 运行评分器：在 $GITHUB_WORKSPACE 里运行，评分器和规格来自 template/，评分工具放在 RUNNER_TEMP 里。
+const WORKBOOK: &str =
+    "cargo run --quiet --locked --manifest-path template/Cargo.toml --bin workbook --";
+
+/// 评分器的共同参数：规格钉在组织变量给的提交上，评分工具和编译输出放在 RUNNER_TEMP 里。
+const SPEC: &str =
+    "--spec-ref \"$WORKBOOK_TEMPLATE_REF\" --work-dir \"$RUNNER_TEMP/workbook-grading\"";
+
+/// 每一步评分要等到这些都确实结束：学生的编译、测试、没通过的测试再跑一次，再加两分钟
+/// 给评分工具的核对、复制和评分器自己的启动。评分器的时限加起来小于这一步的时限，
+/// 所以它总能自己报告超时。
+const GRADING_MARGIN_SECONDS: u64 = 120;
+
+/// 一步评分的时限（分钟）。
+pub fn grading_step_minutes() -> u64 {
+    let seconds = runner::STUDENT_BUILD_LIMIT.as_secs()
+        + 2 * runner::TEST_LIMIT.as_secs()
+        + GRADING_MARGIN_SECONDS;
+    seconds.div_ceil(60)
+}
+
+/// 准备评分工具那一步的时限（分钟）：编译评分工具的时限，加上下载依赖（cargo vendor）的五分钟。
+pub fn prepare_step_minutes() -> u64 {
+    (harness::BUILD_LIMIT.as_secs() + 300).div_ceil(60)
+}
+
+/// 整个作业的时限：准备工作 20 分钟，加上每一步都用满时限。
+fn job_minutes() -> u64 {
+    20 + prepare_step_minutes() + grading_step_minutes() * ALL.len() as u64
+}
+
+/// 评分步骤和汇总报告的运行条件：准备工作成功了就运行，前面的评分步骤失败、超时也照样运行；
+/// 整个作业被取消时不运行。
+const AFTER_PREPARE: &str = "${{ !cancelled() && steps.prepare.outcome == 'success' }}";
 
 /// 一个练习在工作流里的步骤 id（只有字母和数字，汇总报告靠它找 `<ID>_RESULTS`）：`2.1` → `ex21`。
 pub fn step_id(ex: &Exercise) -> String {
@@ -169,9 +227,38 @@ fn results_var(ex: &Exercise) -> String {
 /// 一个练习的评分命令：评分器在标准输出上打印一行 `result=…`，写进这一步的输出。
 fn grade_command(ex: &Exercise) -> String {
     format!(
-        "{GRADE} --exercise {} --format classroom >> \"$GITHUB_OUTPUT\"",
+        "{WORKBOOK} grade submission {SPEC} --exercise {} --format classroom >> \"$GITHUB_OUTPUT\"",
         ex.name
     )
+}
+
+/// 一步没有交出结果时（超时、出错、被跳过），汇总报告拿到的结果：每个测试 0 分，写明原因。
+pub fn fallback_result(ex: &Exercise) -> String {
+    use base64::Engine as _;
+    let tests: Vec<serde_json::Value> = ex
+        .tests
+        .iter()
+        .map(|(name, title)| {
+            serde_json::json!({
+                "name": format!("练习 {} · {title}", ex.id),
+                "status": "fail",
+                "score": 0,
+                "message": "这一步没有交出评分结果（超时、出错或被取消）：这个练习记 0 分。\
+                            和你的代码也许无关，请把这一步的日志转告老师，由老师重评。",
+                "test_code": format!("{}{name}", ex.test_prefix()),
+                "filename": ex.stub,
+                "line_no": 0,
+                "duration": 0,
+            })
+        })
+        .collect();
+    let result = serde_json::json!({
+        "version": 1,
+        "status": "error",
+        "max_score": ex.points,
+        "tests": tests,
+    });
+    base64::engine::general_purpose::STANDARD.encode(result.to_string())
 }
 
 /// `${{ … }}` 表达式。
@@ -186,23 +273,36 @@ fn quote(text: &str) -> String {
 
 /// 生成 `.github/workflows/classroom.yml` 的全文。
 pub fn workflow() -> String {
-    let mut out = String::from(HEAD);
+    let mut out = HEAD
+        .replace("@JOB_MINUTES@", &job_minutes().to_string())
+        .replace("@PREPARE_MINUTES@", &prepare_step_minutes().to_string())
+        .replace("@PREPARE@", &format!("{WORKBOOK} prepare {SPEC}"));
     for ex in ALL {
         let name = format!("练习 {}：{}（{} 分）", ex.id, ex.title, ex.points);
         out.push('\n');
         out.push_str(&format!("      - name: {}\n", quote(&name)));
         out.push_str(&format!("        id: {}\n", step_id(ex)));
-        out.push_str("        timeout-minutes: 15\n");
+        out.push_str(&format!("        if: {AFTER_PREPARE}\n"));
+        out.push_str(&format!(
+            "        timeout-minutes: {}\n",
+            grading_step_minutes()
+        ));
         out.push_str(&format!("        run: {}\n", grade_command(ex)));
     }
     let ids: Vec<String> = ALL.iter().map(step_id).collect();
     out.push('\n');
     out.push_str("      - name: 汇总分数，报告给 GitHub Classroom\n");
-    out.push_str("        if: always()\n");
+    out.push_str("        # 准备工作没成功就什么也没评，不报告（前面的步骤已经说明了原因）\n");
+    out.push_str(&format!("        if: {AFTER_PREPARE}\n"));
     out.push_str("        uses: classroom-resources/autograding-grading-reporter@v1\n");
     out.push_str("        env:\n");
     for ex in ALL {
-        let output = format!("steps.{}.outputs.result", step_id(ex));
+        // 这一步没有交出结果时，用事先写好的 0 分结果
+        let output = format!(
+            "steps.{}.outputs.result || '{}'",
+            step_id(ex),
+            fallback_result(ex)
+        );
         out.push_str(&format!(
             "          {}: {}\n",
             results_var(ex),
@@ -325,13 +425,67 @@ mod tests {
                     format!(
                         "cargo run --quiet --locked --manifest-path template/Cargo.toml \
                          --bin workbook -- grade submission --spec-ref \"$WORKBOOK_TEMPLATE_REF\" \
+                         --work-dir \"$RUNNER_TEMP/workbook-grading\" \
                          --exercise {} --format classroom >> \"$GITHUB_OUTPUT\"",
                         ex.name
                     )
                     .as_str()
                 )
             );
-            assert!(step.field("if").is_none(), "评分步骤按顺序运行");
+            // 前面的评分步骤失败、超时，这一步也照样运行；准备工作没成功就不运行
+            assert_eq!(step.field("if"), Some(AFTER_PREPARE));
+            assert_eq!(
+                step.field("timeout-minutes"),
+                Some(grading_step_minutes().to_string().as_str())
+            );
+        }
+    }
+
+    /// 评分器自己的时限（编译、测试、没通过的再跑一次）加起来小于一步的时限：
+    /// 评分器总能自己报告超时，而不是被 GitHub 从外面停掉、什么也没交出来。
+    #[test]
+    fn grader_limits_fit_inside_the_step_timeout() {
+        let grader = runner::STUDENT_BUILD_LIMIT + 2 * runner::TEST_LIMIT;
+        assert!(
+            grader.as_secs() + 60 < grading_step_minutes() * 60,
+            "评分器最多用 {} 秒，一步的时限是 {} 分钟",
+            grader.as_secs(),
+            grading_step_minutes()
+        );
+        assert!(harness::BUILD_LIMIT.as_secs() + 60 < prepare_step_minutes() * 60);
+        let steps = prepare_step_minutes() + grading_step_minutes() * ALL.len() as u64;
+        assert!(
+            steps < job_minutes(),
+            "整个作业的时限要容得下每一步都用满时限"
+        );
+        assert!(
+            job_minutes() <= 360,
+            "GitHub 托管的机器上一个作业最多 360 分钟"
+        );
+    }
+
+    /// 一步没交出结果时的 0 分结果：能解码，满分和测试个数对得上，每个测试 0 分、写明原因。
+    #[test]
+    fn fallback_results_decode_to_zero_points_with_a_reason() {
+        use base64::Engine as _;
+        for ex in ALL {
+            let encoded = fallback_result(ex);
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(&encoded)
+                .expect("base64");
+            let result: serde_json::Value = serde_json::from_slice(&decoded).expect("JSON");
+            assert_eq!(result["max_score"], ex.points);
+            assert_eq!(result["status"], "error");
+            let tests = result["tests"].as_array().expect("tests");
+            assert_eq!(tests.len(), ex.tests.len());
+            for t in tests {
+                assert_eq!(t["score"], 0);
+                assert!(t["message"].as_str().is_some_and(|m| m.contains("0 分")));
+            }
+            assert!(
+                !encoded.contains('\''),
+                "要放进 YAML 的单引号字符串里：{encoded}"
+            );
         }
     }
 
@@ -352,7 +506,8 @@ mod tests {
             reporter.field("uses"),
             Some("classroom-resources/autograding-grading-reporter@v1")
         );
-        assert_eq!(reporter.field("if"), Some("always()"));
+        // 准备工作没成功（组织变量没设、取不到模板、建不了沙箱）就什么也没评：不报告
+        assert_eq!(reporter.field("if"), Some(AFTER_PREPARE));
         let ids: Vec<String> = ALL.iter().map(step_id).collect();
         let runners = reporter
             .lines
@@ -362,9 +517,10 @@ mod tests {
         assert_eq!(runners, ids.join(","));
         for ex in ALL {
             let line = format!(
-                "          {}_RESULTS: ${{{{ steps.{}.outputs.result }}}}",
+                "          {}_RESULTS: ${{{{ steps.{}.outputs.result || '{}' }}}}",
                 step_id(ex).to_uppercase(),
-                step_id(ex)
+                step_id(ex),
+                fallback_result(ex)
             );
             assert!(
                 reporter.lines.contains(&line),
@@ -375,7 +531,7 @@ mod tests {
         let mapped = reporter
             .lines
             .iter()
-            .filter(|l| l.ends_with(".outputs.result }}"))
+            .filter(|l| l.contains(".outputs.result || '"))
             .count();
         assert_eq!(mapped, ALL.len(), "汇总报告只读练习的结果");
     }
@@ -441,8 +597,12 @@ mod tests {
             "run: cargo build --locked --manifest-path template/Cargo.toml --bin workbook",
         );
         let save = position("actions/cache/save@v4");
+        let bubblewrap = position("apt-get install -y -qq bubblewrap");
+        let prepare = position("--bin workbook -- prepare ");
         let first_grade = position("--exercise ");
         assert!(install < restore && restore < build && build < save && save < first_grade);
+        // 沙箱要的 bubblewrap 在评分器之前装好；评分工具在第一个学生的代码运行之前准备好
+        assert!(bubblewrap < prepare && save < prepare && prepare < first_grade);
         assert!(yaml.contains("hashFiles('template/Cargo.lock', 'template/rust-toolchain.toml')"));
         for dir in ["~/.cargo/registry", "~/.cargo/git", "template/target"] {
             assert_eq!(yaml.matches(&format!("            {dir}\n")).count(), 2);

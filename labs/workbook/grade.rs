@@ -196,36 +196,39 @@ pub enum Mode {
     Unprotected,
 }
 
-/// 沙箱评分要用的：沙箱本身，和当前的评分工具（核对不上时换成重新编译的一份）。
+/// 沙箱评分要用的：沙箱本身，和当前的评分工具（第一次要用时才编译；核对不上时换成重新编译的一份）。
 pub struct Isolation {
     pub sandbox: Sandbox,
     work: PathBuf,
-    harness: Mutex<Arc<Harness>>,
+    harness: Mutex<Option<Arc<Harness>>>,
 }
 
 impl Isolation {
-    /// 准备好规格 `tree` 的评分工具（在任何学生的代码运行之前）。
-    pub fn new(sandbox: Sandbox, tree: &Tree, work: &Path) -> Result<Isolation, String> {
-        let harness = Harness::ready(tree, work, &sandbox)?;
-        Ok(Isolation {
+    pub fn new(sandbox: Sandbox, work: &Path) -> Isolation {
+        Isolation {
             sandbox,
             work: work.to_path_buf(),
-            harness: Mutex::new(Arc::new(harness)),
-        })
+            harness: Mutex::new(None),
+        }
     }
 
-    fn current(&self) -> Arc<Harness> {
-        match self.harness.lock() {
-            Ok(h) => Arc::clone(&h),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    /// 当前的评分工具；还没有就准备一份（在第一个学生的代码运行之前）。
+    /// 同时评的几个线程在这里排队，只编译一次。
+    pub fn current(&self, tree: &Tree) -> Result<Arc<Harness>, String> {
+        let mut current = self.harness.lock().map_err(|_| "评分工具的锁坏了")?;
+        if let Some(harness) = current.as_ref() {
+            return Ok(Arc::clone(harness));
         }
+        let harness = Arc::new(Harness::ready(tree, &self.work, &self.sandbox)?);
+        *current = Some(Arc::clone(&harness));
+        Ok(harness)
     }
 
     /// 评分工具核对不上时：从提交重新编译一份（别的线程已经换过了就直接用新的）。
     fn renew(&self, tree: &Tree, stale: &Arc<Harness>) -> Result<(), String> {
         let mut current = self.harness.lock().map_err(|_| "评分工具的锁坏了")?;
-        if Arc::ptr_eq(&current, stale) {
-            *current = Arc::new(Harness::ready(tree, &self.work, &self.sandbox)?);
+        if current.as_ref().is_some_and(|h| Arc::ptr_eq(h, stale)) {
+            *current = Some(Arc::new(Harness::ready(tree, &self.work, &self.sandbox)?));
         }
         Ok(())
     }
@@ -424,7 +427,7 @@ fn in_sandbox(
     slot: &mut Slot,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Result<Vec<Outcome>, String>, String> {
-    let harness = isolation.current();
+    let harness = isolation.current(tree)?;
     if let Err(why) = harness.verify(tree) {
         isolation.renew(tree, &harness)?;
         return Err(format!(

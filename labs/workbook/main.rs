@@ -12,6 +12,7 @@
 //!
 //! 运行：`cargo run --bin workbook -- list`
 
+mod attacks;
 mod cheat;
 mod classroom;
 mod exercises;
@@ -107,13 +108,18 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// （维护者）造一个虚拟的班级（每个学生一个子文件夹），用 grade-folder 量评分的速度
+    /// （维护者）造一个虚拟的班级（每个学生一个子文件夹），用 grade-folder 量评分的速度；
+    /// 每个人应得的状态和总分写在 <文件夹>.expected.csv
     SyntheticClass {
         /// 放作业的文件夹
         dir: PathBuf,
-        /// 学生人数：每 100 人里 30 人没动、30 人做了一半、25 人全做完，编译不过、卡住、篡改各 5 人
+        /// 学生人数：每 100 人里 30 人没动、30 人做了一半、25 人全做完，
+        /// 编译不过、程序卡住、存心攻击评分器的各 5 人
         #[arg(long, default_value_t = 100)]
         students: usize,
+        /// 不要攻击评分器的学生（那 5 人也全做完）：和 --no-sandbox 的评分比速度时用
+        #[arg(long)]
+        honest: bool,
     },
     /// （维护者）证明评分器诚实：没动过的练习全部不通过、得 0 分，换上参考答案后全部通过、得满分
     Selftest {
@@ -175,12 +181,14 @@ fn main() -> ExitCode {
         Cmd::Prepare { grading } => prepare(root, &grading),
         Cmd::Stubs { check } => sync_stubs(root, check),
         Cmd::Classroom { check } => sync_classroom(root, check),
-        Cmd::SyntheticClass { dir, students } => {
-            synthetic::make_class(root, &dir, students).map(|()| {
-                println!("已在 {} 造好 {students} 份作业", dir.display());
-                ExitCode::SUCCESS
-            })
-        }
+        Cmd::SyntheticClass {
+            dir,
+            students,
+            honest,
+        } => synthetic::make_class(root, &dir, students, honest).map(|()| {
+            println!("已在 {} 造好 {students} 份作业", dir.display());
+            ExitCode::SUCCESS
+        }),
         Cmd::Selftest { no_sandbox } => selftest(root, no_sandbox),
     };
     match result {
@@ -197,7 +205,7 @@ fn main() -> ExitCode {
 /// 没有沙箱时，评分结束要结束学生的程序启动的每个进程，这靠 Unix 的进程组（runner.rs 的
 /// `kill_leftovers`）；Windows 上没有这一套，所以 Windows 上连 `--no-sandbox` 也不评分，
 /// 请在 WSL2 里运行。学生自己检查练习（check、watch）不受影响，在哪种系统上都照常工作。
-fn grading_mode(tree: &Tree, work: &Path, no_sandbox: bool) -> Result<Mode, String> {
+fn grading_mode(work: &Path, no_sandbox: bool) -> Result<Mode, String> {
     if no_sandbox {
         if !cfg!(unix) {
             return Err(
@@ -215,7 +223,8 @@ fn grading_mode(tree: &Tree, work: &Path, no_sandbox: bool) -> Result<Mode, Stri
     }
     let sandbox = Sandbox::detect(&work.join("sandbox"))?;
     eprintln!("沙箱：{}", sandbox.describe());
-    Ok(Mode::Sandboxed(Isolation::new(sandbox, tree, work)?))
+    // 评分工具在第一次要用时才编译（一个班全是空作业就不用编译）
+    Ok(Mode::Sandboxed(Isolation::new(sandbox, work)))
 }
 
 fn find(name: &str) -> Result<&'static Exercise, String> {
@@ -568,7 +577,7 @@ fn grade_one(
         // 作业在任何学生的代码运行之前就读进内存
         let submission = Submission::from_folder(&name, folder);
         let work = work_dir(root, grading);
-        let mode = grading_mode(&tree, &work, grading.no_sandbox)?;
+        let mode = grading_mode(&work, grading.no_sandbox)?;
         let mut slot = Slot::acquire(&work)?;
         eprintln!("规格：{}；作业：{}", tree.source, folder.display());
         let graded =
@@ -669,7 +678,7 @@ fn grade_folder(
         .map(|(name, path)| Submission::from_folder(name, path))
         .collect();
     let work = work_dir(root, grading);
-    let mode = grading_mode(&tree, &work, grading.no_sandbox)?;
+    let mode = grading_mode(&work, grading.no_sandbox)?;
     eprintln!(
         "规格：{}；{} 份作业，同时评 {jobs} 份；评分用的目录在 {}",
         tree.source,
@@ -761,13 +770,16 @@ fn prepare(root: &Path, grading: &GradingArgs) -> Result<ExitCode, String> {
     let tree = load_spec(root, grading)?;
     let work = work_dir(root, grading);
     let started = Instant::now();
-    match grading_mode(&tree, &work, grading.no_sandbox)? {
-        Mode::Sandboxed(_) => println!(
-            "评分工具已就绪（规格：{}，用时 {:.0} 秒），在 {}",
-            tree.source,
-            started.elapsed().as_secs_f64(),
-            work.display()
-        ),
+    match grading_mode(&work, grading.no_sandbox)? {
+        Mode::Sandboxed(isolation) => {
+            isolation.current(&tree)?;
+            println!(
+                "评分工具已就绪（规格：{}，用时 {:.0} 秒），在 {}",
+                tree.source,
+                started.elapsed().as_secs_f64(),
+                work.display()
+            )
+        }
         Mode::Unprotected => println!("--no-sandbox：不用事先准备，评分时在练习册副本里编译"),
     }
     Ok(ExitCode::SUCCESS)
@@ -814,7 +826,7 @@ fn selftest(root: &Path, no_sandbox: bool) -> Result<ExitCode, String> {
     // 唯一的例外：selftest 检验的是维护者还没提交的改动，所以规格取自工作目录
     let tree = Tree::from_working_tree(root)?;
     let work = root.join("target/selftest");
-    let mode = grading_mode(&tree, &work, no_sandbox)?;
+    let mode = grading_mode(&work, no_sandbox)?;
     let mut slot = Slot::acquire(&work)?;
     let all: Vec<&'static Exercise> = ALL.iter().collect();
     let mut problems = Vec::new();

@@ -184,7 +184,8 @@ pub struct Graded {
 
 impl Graded {
     pub fn total(&self) -> f64 {
-        self.outcomes.iter().map(Outcome::points).sum()
+        // 空的和是 -0.0：加上 0.0 变成 0
+        self.outcomes.iter().map(Outcome::points).sum::<f64>() + 0.0
     }
 }
 

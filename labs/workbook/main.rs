@@ -570,14 +570,15 @@ fn grade_one(
         _ => &quiet,
     };
     let graded = (|| {
+        // 先看能不能建沙箱：建不了就不必读规格、读作业
+        let work = work_dir(root, grading);
+        let mode = grading_mode(&work, grading.no_sandbox)?;
         let tree = load_spec(root, grading)?;
         if !folder.is_dir() {
             return Err(format!("找不到作业文件夹 {}", folder.display()));
         }
         // 作业在任何学生的代码运行之前就读进内存
         let submission = Submission::from_folder(&name, folder);
-        let work = work_dir(root, grading);
-        let mode = grading_mode(&work, grading.no_sandbox)?;
         let mut slot = Slot::acquire(&work)?;
         eprintln!("规格：{}；作业：{}", tree.source, folder.display());
         let graded =
@@ -639,6 +640,8 @@ fn grade_folder(
     bom: bool,
     grading: &GradingArgs,
 ) -> Result<ExitCode, String> {
+    let work = work_dir(root, grading);
+    let mode = grading_mode(&work, grading.no_sandbox)?;
     let tree = load_spec(root, grading)?;
     let mut students: Vec<(String, PathBuf)> = fs::read_dir(dir)
         .map_err(|err| format!("读不了 {}：{err}", dir.display()))?
@@ -677,8 +680,6 @@ fn grade_folder(
         .iter()
         .map(|(name, path)| Submission::from_folder(name, path))
         .collect();
-    let work = work_dir(root, grading);
-    let mode = grading_mode(&work, grading.no_sandbox)?;
     eprintln!(
         "规格：{}；{} 份作业，同时评 {jobs} 份；评分用的目录在 {}",
         tree.source,
@@ -767,10 +768,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// `workbook prepare`：检查沙箱，编译好评分工具。
 fn prepare(root: &Path, grading: &GradingArgs) -> Result<ExitCode, String> {
-    let tree = load_spec(root, grading)?;
     let work = work_dir(root, grading);
     let started = Instant::now();
-    match grading_mode(&work, grading.no_sandbox)? {
+    let mode = grading_mode(&work, grading.no_sandbox)?;
+    let tree = load_spec(root, grading)?;
+    match mode {
         Mode::Sandboxed(isolation) => {
             isolation.current(&tree)?;
             println!(
@@ -823,10 +825,10 @@ fn sync_classroom(root: &Path, check_only: bool) -> Result<ExitCode, String> {
 fn selftest(root: &Path, no_sandbox: bool) -> Result<ExitCode, String> {
     sync_stubs(root, true)?;
     sync_classroom(root, true)?;
-    // 唯一的例外：selftest 检验的是维护者还没提交的改动，所以规格取自工作目录
-    let tree = Tree::from_working_tree(root)?;
     let work = root.join("target/selftest");
     let mode = grading_mode(&work, no_sandbox)?;
+    // 唯一的例外：selftest 检验的是维护者还没提交的改动，所以规格取自工作目录
+    let tree = Tree::from_working_tree(root)?;
     let mut slot = Slot::acquire(&work)?;
     let all: Vec<&'static Exercise> = ALL.iter().collect();
     let mut problems = Vec::new();

@@ -338,6 +338,7 @@ mod tests {
         assert_eq!(points(10.0), "10");
         assert_eq!(points(0.0), "0");
         assert_eq!(points(110.0), "110");
+        assert_eq!(points(-0.0 + 0.0), "0");
     }
 
     #[test]

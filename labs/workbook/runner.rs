@@ -111,12 +111,14 @@ impl Outcome {
         if self.state == State::Tampered {
             return 0.0;
         }
-        shares(self.exercise.points, self.tests.len())
+        let sum: f64 = shares(self.exercise.points, self.tests.len())
             .iter()
             .zip(&self.tests)
             .filter(|(_, t)| t.passed)
             .map(|(share, _)| share)
-            .sum()
+            .sum();
+        // 空的和是 -0.0（浮点数加法的单位元）：加上 0.0 变成 0，免得显示成“-0”
+        sum + 0.0
     }
 
     /// 每个测试值几分（和 [`Outcome::tests`] 一一对应）。

@@ -3,19 +3,23 @@
 //!
 //! - 教师自己做过练习，再评一份空作业：不能拿教师的文件给学生算分；
 //! - 学生在自己的仓库里改测试、改快照、重新生成清单：评分用的规格不受影响；
-//! - 学生的程序在评分时改写快照、换掉测试程序、冒充测试结果：记为篡改，0 分，
-//!   教师自己的练习册原封不动；
+//! - 学生的程序在评分时换掉测试程序、改成绩表、偷拿和陷害同学、让下一个学生被假的测试程序评分、
+//!   把教师的文件带进反馈、拿着管道卡住全班、耗尽资源：在沙箱里统统落空，它和后面的学生都得到老实的分数；
+//!   不用沙箱（--no-sandbox）时，改写快照、换掉测试程序、冒充测试结果记为篡改，0 分；
 //! - 练习文件是指向参考答案的符号链接：记为篡改；
+//! - 建不了沙箱：说清楚缺什么、怎么办，不评分；
+//! - GitHub Classroom 的工作流：一步超时、编译错误很长，每个练习照样带着结果到达汇总报告；
 //! - cargo 启动不了：说清楚是 cargo 启动不了，而不是“编译超时”。
 //!
-//! 需要编译、运行学生程序的测试比较慢（第一次要在评分目录里编译全部依赖，约两分钟），
-//! 默认不运行：`cargo test --test grading -- --ignored`（CI 会运行它们）。
+//! 需要编译、运行学生程序的测试比较慢（第一次要编译评分工具，约一分钟），
+//! 默认不运行：`cargo test --test grading -- --ignored`（CI 以 root 运行它们）。
 //!
-//! 评分只在 Unix（Linux、macOS）上进行（见 labs/workbook/main.rs 的 `grading_supported`），
-//! 所以要评分的测试（以及用 sh 脚本扮演 cargo 的测试）都标着 `#[cfg(unix)]`；Windows 上评分命令
-//! 拒绝运行，由 tests/grading_windows.rs 检查。`workbook check` 在每种系统上都能用，它的测试不标。
-// 在 Windows 上，只给 Unix 测试用的辅助函数用不到
-#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+//! 评分要在 Linux 的沙箱里进行（labs/workbook/sandbox.rs）；`--no-sandbox` 的评分在 Unix（Linux、macOS）上都能进行，
+//! 所以只用 `--no-sandbox` 的测试（以及用 sh 脚本扮演 cargo 的测试）标着 `#[cfg(unix)]`，要沙箱的标着
+//! `#[cfg(target_os = "linux")]`；Windows 上评分命令拒绝运行，由 tests/grading_windows.rs 检查。
+//! `workbook check` 在每种系统上都能用，它的测试不标。
+// 在 macOS 和 Windows 上，只给 Linux（沙箱）测试用的辅助函数用不到
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -271,7 +275,7 @@ fn missing_cargo_is_reported_as_missing() {
 
 /// 学生在自己的仓库里改了测试和快照、重新生成了 Classroom 配置，交一个只回声一次的服务端：
 /// 评分用的是教师那份规格，改动一概不起作用。
-#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
+#[cfg(target_os = "linux")] // 评分要 Linux 的沙箱
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn edited_tests_in_the_students_repository_change_nothing() {
@@ -570,7 +574,7 @@ fn watch_checks_again_after_a_save_during_a_check() {
 /// 改了一句话的 UDP 客户端：7 个测试过 4 个，得 5.75 分而不是 0 分；最先给出的是和书中记录的对照，
 /// 中文的逐行对照，没有 Rust 的 panic 位置、left/right、insta 的英文报告。
 /// 编译不过的练习：rustc 的原话一个字不改（行号栏和 ^ 标记对得上）。
-#[cfg(unix)] // 要评分（或者用 sh 脚本扮演 cargo），只在 Unix 上进行
+#[cfg(target_os = "linux")] // 评分要 Linux 的沙箱
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn feedback_is_readable_and_points_are_per_test() {
@@ -734,7 +738,7 @@ fn forge() {
 
 /// 练习 5.1 的两种偷懒：每个地址只等 50 毫秒（不管 --connect-timeout 说了多少），
 /// 或者全都失败时报告第一个地址的错误而不是最后一个。两种都不能拿满分，丢的正是检查这件事的测试。
-#[cfg(unix)]
+#[cfg(target_os = "linux")] // 评分要 Linux 的沙箱
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn shortcuts_in_exercise_5_1_lose_points() {
@@ -791,7 +795,7 @@ fn shortcuts_in_exercise_5_1_lose_points() {
 /// 只读一次就算收完，或者把回声读完扔掉、拿发出的数据冒充回声。第一种只丢掉需要同时收发的测试
 /// （缓冲区很小的几个：书里的记录、8 MiB、回声错了一个字节；默认的缓冲区装得下 1 MiB，这时先写完再读也能过），
 /// 第二种丢掉每一个核对收回了全部字节的测试，第三种只丢掉回声被改了一个字节的那个测试。
-#[cfg(unix)]
+#[cfg(target_os = "linux")] // 评分要 Linux 的沙箱
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn shortcuts_in_exercise_6_2_lose_points() {
@@ -882,7 +886,7 @@ fn shortcuts_in_exercise_6_2_lose_points() {
 /// 时限算错、等了 3 倍才断开（不出声的客户端断开之前被问了 8、9 次，而不是 2、3 次）；
 /// 只问安静了一个间隔以上的人（一直回答的客户端隔一轮才被问一次）。
 /// 都不能拿满分，丢的正是检查这件事的测试。
-#[cfg(unix)]
+#[cfg(target_os = "linux")] // 评分要 Linux 的沙箱
 #[test]
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn shortcuts_in_exercise_6_1_lose_points() {
@@ -1466,6 +1470,7 @@ fn resource_abuse_stays_inside_the_sandbox() {
 
 // ---------------------------------------------------------------- GitHub Classroom：整个工作流
 
+#[cfg(unix)] // 用进程组结束超时的一步
 #[path = "grading/actions.rs"]
 mod actions;
 

@@ -192,7 +192,7 @@ impl Graded {
 /// 怎样评分。
 pub enum Mode {
     /// 学生的代码只在沙箱里编译、运行
-    Sandboxed(Isolation),
+    Sandboxed(Box<Isolation>),
     /// 教师明确放弃了沙箱（`--no-sandbox`）
     Unprotected,
 }

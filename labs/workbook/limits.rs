@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// 一次沙箱运行的上限。
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // 沙箱只在 Linux 上建，别处用不到这些值
 pub struct Limits {
     /// 内存（字节）：cgroup 时是整个沙箱合计，rlimit 时是每个进程的地址空间
     pub memory: u64,
@@ -115,6 +116,7 @@ impl Controller {
 }
 
 /// 一次运行的限制。
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // 沙箱只在 Linux 上建
 pub struct Group {
     limits: Limits,
     /// 建出来的 cgroup 目录（结束时删掉）

@@ -224,7 +224,7 @@ fn grading_mode(work: &Path, no_sandbox: bool) -> Result<Mode, String> {
     let sandbox = Sandbox::detect(&work.join("sandbox"))?;
     eprintln!("沙箱：{}", sandbox.describe());
     // 评分工具在第一次要用时才编译（一个班全是空作业就不用编译）
-    Ok(Mode::Sandboxed(Isolation::new(sandbox, work)))
+    Ok(Mode::Sandboxed(Box::new(Isolation::new(sandbox, work))))
 }
 
 fn find(name: &str) -> Result<&'static Exercise, String> {

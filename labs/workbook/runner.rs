@@ -876,7 +876,7 @@ impl Collector {
 }
 
 /// 在 Unix 上，测试程序自成一个进程组，结束后把组里剩下的进程（学生的程序留下的）一起结束。
-/// Windows 没有进程组这一套，所以评分在 Windows 上不进行（见 main.rs 的 `grading_supported`）；
+/// Windows 没有进程组这一套，所以评分在 Windows 上不进行（见 main.rs 的 `grading_mode`）；
 /// 学生在 Windows 上自己检查练习时，只靠测试本身结束它启动的程序。
 #[cfg(unix)]
 fn own_process_group(command: &mut Command) {

@@ -112,8 +112,9 @@ impl Sandbox {
         if !cfg!(target_os = "linux") {
             return Err(unavailable(
                 "评分要把学生的程序放进 Linux 的沙箱（命名空间）里运行，这台机器不是 Linux。",
-                "在 macOS 或 Windows 上，请用附录 B“在 macOS、Windows 上评分”一节的容器：\
-                 装好 Docker Desktop（或 Podman），在容器里运行同样的命令",
+                "在 macOS 或 Windows 上，请用附录 B“准备一台能评分的机器”一节的容器：\
+                 装好 Docker Desktop（或 Podman），在容器里运行同样的命令；\
+                 Windows 上也可以在 WSL2 的 Ubuntu 里评分",
             ));
         }
         let bwrap = find_bwrap().ok_or_else(|| {

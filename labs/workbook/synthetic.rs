@@ -32,10 +32,10 @@ enum Kind {
 }
 
 impl Kind {
-    /// 第 `i` 个学生（从 0 数）是哪一种：按 30/30/25/5/5/5 的比例轮流排开。
-    /// `honest` 时没有攻击者（那 5 人也是全做完的）。
-    fn of(i: usize, honest: bool) -> Kind {
-        match i % 100 {
+    /// `students` 人里的第 `i` 个学生（从 0 数）是哪一种：按 30/30/25/5/5/5 的比例排开
+    /// （100 人时正好是这些人数，人少时按比例挑）。`honest` 时没有攻击者（那 5% 也是全做完的）。
+    fn of(i: usize, students: usize, honest: bool) -> Kind {
+        match (i * 100 / students.max(1)) % 100 {
             0..30 => Kind::Untouched,
             30..60 => Kind::HalfDone,
             60..85 => Kind::AllDone,
@@ -58,7 +58,7 @@ pub fn make_class(root: &Path, dir: &Path, students: usize, honest: bool) -> Res
         let _ = fs::remove_dir_all(&folder);
         fs::create_dir_all(&folder)
             .map_err(|err| format!("无法创建 {}：{err}", folder.display()))?;
-        let kind = Kind::of(i, honest);
+        let kind = Kind::of(i, students, honest);
         let mut total = 0;
         for (n, ex) in ALL.iter().enumerate() {
             let (source, earns) = exercise_file(root, dir, ex, kind, n, i, &names)?;
@@ -109,15 +109,16 @@ fn exercise_file(
             earns = 0;
         }
         Kind::Hanging if ex.name == special => {
-            source = source.replacen(
-                "let args = Args::parse();",
-                "let args = Args::parse();\n    std::thread::sleep(std::time::Duration::from_secs(3600));",
-                1,
-            );
+            source = inserted(
+                &source,
+                ex,
+                "Args::parse();",
+                "\n    std::thread::sleep(std::time::Duration::from_secs(3600));",
+            )?;
             earns = 0;
         }
         Kind::Attacking(which) if ex.name == "tcp-server" => {
-            source = attack(source, which, class, student, names);
+            source = attack(source, which, class, student, names)?;
         }
         _ => {}
     }
@@ -125,9 +126,24 @@ fn exercise_file(
     Ok((source, earns))
 }
 
+/// 在 `source` 里第一处 `after` 的后面插入 `text`；找不到 `after` 就报错（免得造出一个和说好的不一样的学生）。
+fn inserted(source: &str, ex: &Exercise, after: &str, text: &str) -> Result<String, String> {
+    let at = source
+        .find(after)
+        .ok_or_else(|| format!("{} 里找不到 {after}：虚拟班级造不出这种学生", ex.lab))?;
+    let end = at + after.len();
+    Ok(format!("{}{text}{}", &source[..end], &source[end..]))
+}
+
 /// 练习 2.1 的参考答案加上第 `which` 种攻击。受害的同学是排在攻击者后面的几个人
 /// （grade-folder 按名字的顺序评，攻击要在他们被评之前、之时动手）。
-fn attack(source: String, which: usize, class: &Path, student: usize, names: &[String]) -> String {
+fn attack(
+    source: String,
+    which: usize,
+    class: &Path,
+    student: usize,
+    names: &[String],
+) -> Result<String, String> {
     let later = |k: usize| names[(student + k) % names.len()].as_str();
     let (code, call) = match which {
         0 => {
@@ -162,12 +178,18 @@ fn attack(source: String, which: usize, class: &Path, student: usize, names: &[S
         Some(call) => format!("{call}\n    "),
         None => String::new(),
     };
-    source.replacen(
-        "let args = Args::parse();",
+    let main = "let args = Args::parse();";
+    if !source.contains(main) {
+        return Err(format!(
+            "练习 2.1 的实验里找不到 {main}：虚拟班级造不出攻击者"
+        ));
+    }
+    Ok(source.replacen(
+        main,
         &format!(
-            "{start}if mallory_start(mallory_daemon) {{\n        return ExitCode::SUCCESS;\n    }}\n    let args = Args::parse();"
+            "{start}if mallory_start(mallory_daemon) {{\n        return ExitCode::SUCCESS;\n    }}\n    {main}"
         ),
         1,
     ) + &attacks::toolkit(MARKER, &[guard])
-        + &code
+        + &code)
 }

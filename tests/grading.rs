@@ -1474,6 +1474,15 @@ fn resource_abuse_stays_inside_the_sandbox() {
 #[path = "grading/actions.rs"]
 mod actions;
 
+/// `result=` 后面那一段（base64）解码出来的 JSON 文字。
+fn decoded_result(encoded: &str) -> String {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap_or_else(|err| panic!("不是 base64（{err}）：{encoded:?}"));
+    String::from_utf8_lossy(&bytes).to_string()
+}
+
 /// 按汇总报告（classroom-resources/autograding-grading-reporter v1）自己的做法读结果：
 /// 每个练习一个环境变量，base64 解码、JSON.parse，分数按顺序加起来（JavaScript 的数就是 f64）。
 /// 返回（总分，满分）。任何一个解不开，汇总报告就整个失败、谁的分都不报：这里让测试失败。
@@ -1634,11 +1643,7 @@ fn classroom_workflow_reports_every_exercise_despite_a_timeout_and_a_huge_error(
         "EX32_RESULTS 有 {} 字节",
         ex32.len()
     );
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(ex32)
-        .expect("base64");
-    let text = String::from_utf8_lossy(&decoded);
+    let text = decoded_result(ex32);
     assert!(
         text.contains("编译失败") && text.contains("E0308"),
         "{text}"
@@ -1695,11 +1700,7 @@ fn grading_refuses_without_bubblewrap() {
         encoded.to_string(),
     )]));
     assert_eq!((total, max), (0.0, 10.0));
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .expect("base64");
-    let text = String::from_utf8_lossy(&decoded);
+    let text = decoded_result(encoded);
     assert!(
         text.contains("\"status\":\"error\"") && text.contains("bubblewrap"),
         "{text}"

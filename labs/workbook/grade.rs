@@ -603,40 +603,39 @@ fn tampered(
     note: String,
     isolated: bool,
 ) -> Graded {
-    let outcomes = exercises
-        .iter()
-        .map(|ex| {
-            let mut outcome = not_started(ex, "");
-            outcome.state = State::Tampered;
-            outcome.detail = note.clone();
-            outcome
-        })
-        .collect();
-    Graded {
-        student: submission.name.clone(),
-        status: Status::Tampered,
-        outcomes,
-        note,
-        isolated,
-    }
+    let mut graded = every_exercise(&submission.name, exercises, State::Tampered, &note);
+    graded.isolated = isolated;
+    graded
 }
 
 /// 评不了的一份作业（例如建不了沙箱）：每个练习 0 分，说明写着原因。
 pub fn failed(student: &str, exercises: &[&'static Exercise], why: &str) -> Graded {
+    let mut graded = every_exercise(student, exercises, State::Failed, why);
+    graded.status = Status::Error;
+    graded
+}
+
+/// 每个练习都是同一个状态、同一句说明，一个测试也没运行（0 分）。
+fn every_exercise(
+    student: &str,
+    exercises: &[&'static Exercise],
+    state: State,
+    note: &str,
+) -> Graded {
     let outcomes = exercises
         .iter()
         .map(|ex| {
             let mut outcome = not_started(ex, "");
-            outcome.state = State::Failed;
-            outcome.detail = why.to_string();
+            outcome.state = state;
+            outcome.detail = note.to_string();
             outcome
         })
         .collect();
     Graded {
         student: student.to_string(),
-        status: Status::Error,
+        status: Status::Tampered,
         outcomes,
-        note: why.to_string(),
+        note: note.to_string(),
         isolated: false,
     }
 }

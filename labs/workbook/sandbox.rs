@@ -57,9 +57,22 @@ const TEST_TMP: u64 = 256 * MIB;
 /// 每个学生程序自己的 /tmp
 const PROGRAM_TMP: u64 = 64 * MIB;
 
-/// 沙箱里的用户：普通用户（不是 root），在沙箱外面对应运行评分的那个用户，
-/// 但没有任何特权（bwrap 去掉了全部 capabilities，并设了 no_new_privs）。
-const UID: &str = "1000";
+/// 每一层沙箱都有的：随评分器一起结束、自成一个会话，去掉全部 capabilities（bwrap 还设了 no_new_privs），
+/// 里面的用户是普通用户 1000（不是 root；在沙箱外面对应运行评分的那个用户，但没有任何特权），
+/// 主机名不是这台机器的。
+const EVERY_LAYER: [&str; 11] = [
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop",
+    "ALL",
+    "--uid",
+    "1000",
+    "--gid",
+    "1000",
+    "--hostname",
+    "grading",
+    "--unshare-uts",
+];
 
 /// 能用的沙箱。
 pub struct Sandbox {
@@ -188,21 +201,9 @@ impl Sandbox {
 
     /// 每层外面的沙箱（编译的、测试的）共同的参数。
     fn outer(&self, tmp_size: u64) -> Vec<OsString> {
-        let mut args: Vec<OsString> = [
-            "--unshare-all",
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--uid",
-            UID,
-            "--gid",
-            UID,
-            "--hostname",
-            "grading",
-        ]
-        .map(OsString::from)
-        .into();
+        // 全部命名空间都新建：用户、挂载、PID、网络（只有回环接口）、IPC、UTS、cgroup
+        let mut args: Vec<OsString> = vec!["--unshare-all".into()];
+        args.extend(EVERY_LAYER.map(OsString::from));
         args.extend(self.system.iter().cloned());
         args.extend(["--proc", "/proc", "--size"].map(OsString::from));
         args.push(tmp_size.to_string().into());
@@ -212,26 +213,17 @@ impl Sandbox {
 
     /// 学生程序那一层的参数（在测试的沙箱里运行，路径都是测试沙箱里的）。
     fn inner(&self) -> Vec<OsString> {
+        // 网络命名空间不新建（和测试程序共用）；也不许学生的程序再建用户命名空间
         let mut args: Vec<OsString> = [
             "--unshare-user",
             "--unshare-pid",
             "--unshare-ipc",
-            "--unshare-uts",
             "--unshare-cgroup-try",
             "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--uid",
-            UID,
-            "--gid",
-            UID,
-            "--hostname",
-            "grading",
         ]
         .map(OsString::from)
         .into();
+        args.extend(EVERY_LAYER.map(OsString::from));
         // 系统目录：在测试的沙箱里，它们就在同样的位置
         args.extend(inner_system(&self.system));
         args.push("--size".into());

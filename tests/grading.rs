@@ -1853,3 +1853,33 @@ fn a_changed_harness_is_rebuilt_from_the_commit() {
     assert_eq!(json["total"], 10.0, "{json}");
     assert_eq!(json["status"], "ok", "{json}");
 }
+
+/// 评分用的目录是一个符号链接，或者属于别的用户（系统临时目录是共用的，别人可以抢先建好同名的目录，
+/// 在里面放一份假的评分工具）：评分器不用它，说清楚怎么办。
+#[cfg(target_os = "linux")]
+#[test]
+fn a_work_dir_that_is_not_ours_is_refused() {
+    let scratch = Scratch::new("foreign-work");
+    let clone = instructor_clone(&scratch);
+    let student = scratch.0.join("alice");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    let theirs = scratch.0.join("theirs");
+    fs::create_dir_all(&theirs).expect("别人的目录");
+    let link = scratch.0.join("link");
+    std::os::unix::fs::symlink(&theirs, &link).expect("符号链接");
+    let mut refused = vec![link];
+    if is_root() {
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).expect("chown");
+        refused.push(theirs);
+    }
+    for work in refused {
+        let mut command = workbook(&clone);
+        command
+            .args(["grade", "--no-sandbox", "--work-dir"])
+            .arg(&work)
+            .arg(&student);
+        let (code, stdout, stderr) = run(command);
+        assert_eq!(code, Some(2), "{}：{stdout}{stderr}", work.display());
+        assert!(stderr.contains("不是你自己的目录"), "{stderr}");
+    }
+}

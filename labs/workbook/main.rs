@@ -206,6 +206,7 @@ fn main() -> ExitCode {
 /// `kill_leftovers`）；Windows 上没有这一套，所以 Windows 上连 `--no-sandbox` 也不评分，
 /// 请在 WSL2 里运行。学生自己检查练习（check、watch）不受影响，在哪种系统上都照常工作。
 fn grading_mode(work: &Path, no_sandbox: bool) -> Result<Mode, String> {
+    private_work_dir(work)?;
     if no_sandbox {
         if !cfg!(unix) {
             return Err(
@@ -539,6 +540,32 @@ fn work_dir(root: &Path, grading: &GradingArgs) -> PathBuf {
         let key = sha256_hex(root.to_string_lossy().as_bytes());
         std::env::temp_dir().join(format!("socket-workbook-grading-{}", &key[..12]))
     })
+}
+
+/// 评分用的目录只能属于运行评分的这个用户、别人不能写：默认的位置在系统的临时目录里，
+/// 那里大家都能建目录，别人可以抢先建好同名的目录，在里面放一份假的评分工具。
+fn private_work_dir(work: &Path) -> Result<(), String> {
+    fs::create_dir_all(work).map_err(|err| format!("无法创建 {}：{err}", work.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = fs::symlink_metadata(work)
+            .map_err(|err| format!("读不了 {}：{err}", work.display()))?;
+        // SAFETY: geteuid 没有副作用
+        let me = unsafe { libc::geteuid() };
+        if meta.file_type().is_symlink() || !meta.is_dir() || meta.uid() != me {
+            return Err(format!(
+                "评分用的目录 {} 不是你自己的目录（它是别的用户的，或者是一个符号链接）：\
+                 里面的东西不可信。请删掉它，或者用 --work-dir 换一个只有你能写的目录",
+                work.display()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            fs::set_permissions(work, fs::Permissions::from_mode(0o700))
+                .map_err(|err| format!("无法设置 {} 的权限：{err}", work.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn load_spec(root: &Path, grading: &GradingArgs) -> Result<Tree, String> {

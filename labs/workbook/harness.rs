@@ -80,6 +80,14 @@ impl Harness {
             .map_err(|err| format!("无法创建 {}：{err}", lock_path.display()))?;
         lock.lock()
             .map_err(|err| format!("锁不住 {}：{err}", lock_path.display()))?;
+        // 以前哪次评分中途退出留下的半成品（编译到一半、删到一半的）：拿着锁，就没有别人在用它们
+        let prefix = format!("harness-{key}.");
+        for entry in fs::read_dir(work).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with(&prefix) && !name.ends_with(".lock") {
+                discard(&entry.path());
+            }
+        }
         if dir.exists() {
             match Harness::open(&dir).and_then(|h| h.verify(tree).map(|()| h)) {
                 Ok(harness) => return Ok(harness),

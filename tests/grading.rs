@@ -1883,3 +1883,161 @@ fn a_work_dir_that_is_not_ours_is_refused() {
         assert!(stderr.contains("不是你自己的目录"), "{stderr}");
     }
 }
+
+/// 评分器手里的东西一样也进不了沙箱：它的环境变量（编译期读 /proc/1/environ）、沙箱外的路径
+/// （/proc/1/cmdline）、它从父进程继承来的文件描述符（这里是 107：一个秘密文件，108：教师的日志）、
+/// 它的会话密钥环（SSH 登录时 pam_keyinit 会建一个）里的密钥。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn nothing_the_grader_holds_reaches_the_sandbox() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("belongings");
+    let clone = instructor_clone(&scratch);
+    let mark = marker("belongings");
+    let student = scratch.0.join("mallory");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    fs::write(
+        student.join("tcp_server.rs"),
+        calling(
+            &reference("labs/tcp/server.rs", "mallory"),
+            "mallory_probe();",
+        ) + attacks::GRADERS_BELONGINGS,
+    )
+    .expect("写练习");
+    fs::write(student.join("tcp_client.rs"), attacks::FIRST_PROCESS).expect("写练习");
+    let secret_file = scratch.0.join("secret.txt");
+    fs::write(&secret_file, format!("FD-SECRET-{mark}")).expect("秘密文件");
+    let log_file = scratch.0.join("instructor.log");
+    fs::write(&log_file, "教师的日志\n").expect("日志");
+    let secret = fs::File::open(&secret_file).expect("打开秘密文件");
+    let log = fs::OpenOptions::new()
+        .append(true)
+        .open(&log_file)
+        .expect("打开日志");
+    let (secret_fd, log_fd) = (secret.as_raw_fd(), log.as_raw_fd());
+    let key = format!("KEY-SECRET-{mark}\0");
+    let mut command = workbook(&clone);
+    command
+        .args(["grade", "--format", "json", "--work-dir"])
+        .arg(shared_work_dir())
+        .args(["--exercise", "tcp-server", "--exercise", "tcp-client"])
+        .arg(&student)
+        .env("MALLORY_SECRET", format!("ENV-SECRET-{mark}"));
+    // SAFETY: 只调用 dup2 和 keyctl、add_key 这几个系统调用，不分配内存
+    unsafe {
+        command.pre_exec(move || {
+            // 评分器的文件描述符 107 和 108（dup2 出来的不带 close-on-exec，评分器启动的程序都会继承）
+            libc::dup2(secret_fd, 107);
+            libc::dup2(log_fd, 108);
+            // 评分器自己的会话密钥环，里面一个密钥
+            libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>());
+            libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"instructor:token".as_ptr(),
+                key.as_ptr(),
+                key.len() - 1,
+                -3i32,
+            );
+            Ok(())
+        });
+    }
+    let (_, stdout, stderr) = run(command);
+    let feedback: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let feedback = feedback.to_string();
+    for leak in [
+        format!("ENV-SECRET-{mark}"),
+        format!("FD-SECRET-{mark}"),
+        format!("KEY-SECRET-{mark}"),
+        shared_work_dir().to_string_lossy().to_string(),
+    ] {
+        assert!(
+            !feedback.contains(&leak),
+            "反馈里出现了 {leak}：\n{feedback}"
+        );
+    }
+    // 攻击真的试过了：运行时说读不到、写不了，编译期读到的是沙箱里的 cargo
+    for tried in [
+        "FD107 读不到",
+        "FD108 写不了",
+        "KEYRING 里有 0 个密钥",
+        "/toolchain/bin/cargo",
+    ] {
+        assert!(
+            feedback.contains(tried),
+            "反馈里应当有 {tried}：\n{feedback}"
+        );
+    }
+    let log = fs::read_to_string(&log_file).expect("读日志");
+    assert_eq!(log, "教师的日志\n", "教师的日志被写了");
+    drop((secret, secret_file));
+}
+
+/// 学生的程序能写的只有一个小小的 /tmp 和 /dev/shm（各 16 MiB）：根目录、/dev、/usr/local 都是只读的。
+/// 不然在只有 rlimit 的机器上，往这些内存里的文件系统写几个 GB 就能占满整台机器的内存。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn a_student_program_can_write_only_a_small_tmp() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("fill");
+    let clone = instructor_clone(&scratch);
+    let student = scratch.0.join("mallory");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    fs::write(
+        student.join("tcp_server.rs"),
+        calling(
+            &reference("labs/tcp/server.rs", "mallory"),
+            "mallory_fill();",
+        ) + attacks::FILL_THE_DISKS,
+    )
+    .expect("写练习");
+    let json = grade_json(&clone, &student, "tcp-server");
+    let feedback = json.to_string();
+    for read_only in ["/mallory", "/dev/mallory", "/usr/local/mallory"] {
+        assert!(
+            feedback.contains(&format!("写 {read_only}：写进 0 MiB 之后失败")),
+            "{read_only} 应当写不进去：\n{feedback}"
+        );
+    }
+    for small in ["/tmp/mallory", "/dev/shm/mallory"] {
+        assert!(
+            !feedback.contains(&format!("写 {small}：写满了")),
+            "{small} 应当有 16 MiB 的上限：\n{feedback}"
+        );
+    }
+}
+
+/// 学生的代码链接了一个不存在的库：错误不指向练习文件的某一行，但换回原始的练习就编译得过，
+/// 所以这是学生的编译失败（这个练习 0 分、说明原因），不是“评分出错”。
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "要编译：cargo test --test grading -- --ignored"]
+fn a_link_failure_is_the_students_compile_error() {
+    let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = Scratch::new("link");
+    let clone = instructor_clone(&scratch);
+    let student = scratch.0.join("mallory");
+    fs::create_dir_all(&student).expect("作业文件夹");
+    let source = reference("labs/tcp/server.rs", "mallory")
+        + r#"
+#[link(name = "mallory_does_not_exist")]
+unsafe extern "C" {
+    fn mallory_nothing();
+}
+#[used]
+static MALLORY_KEEP: unsafe extern "C" fn() = mallory_nothing;
+"#;
+    fs::write(student.join("tcp_server.rs"), source).expect("写练习");
+    let json = grade_json(&clone, &student, "tcp-server");
+    assert_eq!(json["status"], "compile_error", "{json}");
+    let detail = json["exercises"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("mallory_does_not_exist") && detail.contains("换回原始的练习就编译得过"),
+        "{detail}"
+    );
+}

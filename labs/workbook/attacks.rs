@@ -400,3 +400,74 @@ fn mallory_exhaust() {
     }
 }
 "#;
+
+/// 评分器手里的东西：运行时读继承来的文件描述符 107、往描述符 108 里写（tokio 自己的描述符是 3 起的几个小号），
+/// 读会话密钥环里的每个密钥；读到的一切打印成一行（会出现在反馈的“实际输出”里）。
+#[allow(dead_code)] // 只有 tests/grading.rs 用
+pub const GRADERS_BELONGINGS: &str = r#"
+fn mallory_probe() {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let mut found = Vec::new();
+    let mut inherited = unsafe { std::fs::File::from_raw_fd(107) };
+    let mut text = String::new();
+    match inherited.read_to_string(&mut text) {
+        Ok(_) => found.push(format!("FD107={text}")),
+        Err(err) => found.push(format!("FD107 读不到：{err}")),
+    }
+    std::mem::forget(inherited);
+    let mut log = unsafe { std::fs::File::from_raw_fd(108) };
+    match log.write_all(b"MALLORY WROTE THIS\n") {
+        Ok(()) => found.push("FD108 写进去了".to_string()),
+        Err(err) => found.push(format!("FD108 写不了：{err}")),
+    }
+    std::mem::forget(log);
+    // 会话密钥环（-3）里的密钥：KEYCTL_READ（11）先读出密钥的编号，再读每个密钥的内容
+    let mut ids = [0i32; 64];
+    let n = unsafe { libc::syscall(libc::SYS_keyctl, 11, -3i32, ids.as_mut_ptr(), std::mem::size_of_val(&ids)) };
+    found.push(format!("KEYRING 里有 {} 个密钥", n.max(0) / 4));
+    for id in ids.iter().take((n.max(0) as usize / 4).min(64)) {
+        let mut payload = [0u8; 256];
+        let m = unsafe { libc::syscall(libc::SYS_keyctl, 11, *id, payload.as_mut_ptr(), payload.len()) };
+        if m > 0 {
+            found.push(format!("KEY={}", String::from_utf8_lossy(&payload[..(m as usize).min(256)])));
+        }
+    }
+    println!("{}", found.join(" | "));
+}
+"#;
+
+/// 编译期读沙箱里的 PID 1 的环境变量和命令行（bwrap 是 PID 1 时，那是评分器的环境和沙箱外的路径）。
+#[allow(dead_code)] // 只有 tests/grading.rs 用
+pub const FIRST_PROCESS: &str = r#"
+fn main() {}
+const _: () = { compile_error!(concat!("ENVIRON=", include_str!("/proc/1/environ"))); };
+const _: () = { compile_error!(concat!("CMDLINE=", include_str!("/proc/1/cmdline"))); };
+"#;
+
+/// 往沙箱里各处写文件：根目录、/dev、/usr/local、/tmp 和 /dev/shm（各写 32 MiB），
+/// 每一处写进了多少打印成一行。
+#[allow(dead_code)] // 只有 tests/grading.rs 用
+pub const FILL_THE_DISKS: &str = r#"
+fn mallory_fill() {
+    use std::io::Write;
+    let mut found = Vec::new();
+    for path in ["/mallory", "/dev/mallory", "/usr/local/mallory", "/tmp/mallory", "/dev/shm/mallory"] {
+        let mut written = 0;
+        let result = std::fs::File::create(path).and_then(|mut file| {
+            let chunk = vec![7u8; 1024 * 1024];
+            while written < 32 {
+                file.write_all(&chunk)?;
+                file.sync_all()?;
+                written += 1;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => found.push(format!("写 {path}：写满了 32 MiB")),
+            Err(err) => found.push(format!("写 {path}：写进 {written} MiB 之后失败（{}）", err.kind())),
+        }
+    }
+    println!("{}", found.join(" | "));
+}
+"#;

@@ -295,24 +295,36 @@ impl Slot {
 }
 
 /// 删掉一个路径，不管它是目录还是文件（只读的也删）。
-fn remove_anything(path: &Path) {
+///
+/// 删文件要的是它所在的目录可写，和文件本身的权限无关：这里只把目录改成可写，文件一个也不碰。
+/// 学生的编译目录里有许多文件是评分工具的硬链接（harness.rs），改了它们的权限就是改了评分工具。
+pub fn remove_anything(path: &Path) {
     if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-        make_tree_writable(path);
+        make_folders_writable(path);
         let _ = fs::remove_dir_all(path);
     } else {
         let _ = fs::remove_file(path);
     }
 }
 
-fn make_tree_writable(dir: &Path) {
+/// 把 `dir` 和它下面的每一层目录改成自己可写（文件不动）。
+fn make_folders_writable(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::symlink_metadata(dir) {
+            let mode = meta.permissions().mode();
+            if mode & 0o200 == 0 {
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o200));
+            }
+        }
+    }
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(kind) if kind.is_dir() => make_tree_writable(&path),
-            _ => crate::tree::make_writable(&path),
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            make_folders_writable(&entry.path());
         }
     }
 }

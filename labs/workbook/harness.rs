@@ -9,7 +9,7 @@
 //!   它的一份副本：大文件是硬链接（只读），cargo 要改写的小文件是复制的；
 //! - `target/`：测试程序和实验程序，只读地挂进测试的沙箱，从来不给学生的编译。
 //!
-//! 编译完，整个目录设为只读，记下每个文件的 inode、大小和修改时间；`src/` 和 `target/` 里的文件
+//! 编译完，整个目录设为只读，记下每个文件的 inode、权限、大小和修改时间；`src/` 和 `target/` 里的文件
 //! 还记下 ctime（任何写入、改权限、换文件都会改变它，用户程序改不回去），要运行的程序记下 SHA-256；
 //! `base/` 里的文件记下内容的 SHA-256（它们会被硬链接出去，建硬链接本身会改变 ctime，所以不比 ctime）。
 //! 学生的沙箱从来不能写这个目录。每次使用之前、每个学生评完之后都核对一遍；对不上就不再相信它，
@@ -33,7 +33,7 @@ use crate::tree::Tree;
 pub const BUILD_LIMIT: Duration = Duration::from_secs(900);
 
 /// 目录布局改了就换一个值：旧的评分工具不再被认出来。
-const LAYOUT: &str = "sandbox-1";
+const LAYOUT: &str = "sandbox-2";
 
 /// 一份编译好、核对过的评分工具。
 pub struct Harness {
@@ -51,6 +51,8 @@ pub struct Harness {
 #[derive(Clone, PartialEq, Eq, Debug)]
 struct Print {
     ino: u64,
+    /// 权限（改了权限，比如把只读的文件改成可写，也算变了）
+    mode: u32,
     size: u64,
     mtime: u64,
     /// 状态改变时间；硬链接出去的文件不比（建硬链接会改变它）
@@ -435,6 +437,7 @@ fn fingerprint(path: &Path, with_ctime: bool, hashed: bool) -> Option<Print> {
     };
     Some(Print {
         ino: meta.ino(),
+        mode: meta.mode(),
         size: meta.size(),
         mtime: nanos(meta.mtime(), meta.mtime_nsec()),
         ctime: with_ctime.then(|| nanos(meta.ctime(), meta.ctime_nsec())),
@@ -447,6 +450,7 @@ fn fingerprint(path: &Path, _with_ctime: bool, hashed: bool) -> Option<Print> {
     let meta = fs::symlink_metadata(path).ok()?;
     Some(Print {
         ino: 0,
+        mode: 0,
         size: meta.len(),
         mtime: 0,
         ctime: None,
@@ -509,21 +513,8 @@ pub fn discard(dir: &Path) {
     } else {
         dir.to_path_buf()
     };
-    make_writable_tree(&target);
-    let _ = fs::remove_dir_all(&target);
-}
-
-fn make_writable_tree(dir: &Path) {
-    set_writable(dir, true);
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            set_writable(&path, true);
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                make_writable_tree(&path);
-            }
-        }
-    }
+    // 只把目录改成可写就删得掉；文件的权限不碰（它们可能还有硬链接在别处）
+    crate::grade::remove_anything(&target);
 }
 
 impl Manifest {
@@ -544,7 +535,7 @@ impl Manifest {
             .map(|(path, p)| {
                 (
                     path.clone(),
-                    json!([p.ino, p.size, p.mtime, p.ctime, p.sha256]),
+                    json!([p.ino, p.mode, p.size, p.mtime, p.ctime, p.sha256]),
                 )
             })
             .collect();
@@ -565,10 +556,11 @@ impl Manifest {
             .map(|(path, v)| {
                 let print = Print {
                     ino: v[0].as_u64()?,
-                    size: v[1].as_u64()?,
-                    mtime: v[2].as_u64()?,
-                    ctime: v[3].as_u64(),
-                    sha256: v[4].as_str().map(String::from),
+                    mode: u32::try_from(v[1].as_u64()?).ok()?,
+                    size: v[2].as_u64()?,
+                    mtime: v[3].as_u64()?,
+                    ctime: v[4].as_u64(),
+                    sha256: v[5].as_str().map(String::from),
                 };
                 Some((path.clone(), print))
             })

@@ -31,6 +31,25 @@ pub struct Limits {
     pub cpu_seconds: u64,
 }
 
+/// 设一项 rlimit（软、硬上限一样），失败就从 pre_exec 的闭包里返回错误。
+/// 用宏而不是函数：setrlimit 第一个参数的类型在 glibc 和 musl 上不一样，宏让编译器自己推断。
+#[cfg(target_os = "linux")]
+macro_rules! set_limit {
+    ($resource:expr, $value:expr) => {{
+        let value = libc::rlim_t::try_from($value).unwrap_or(libc::RLIM_INFINITY);
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        if libc::setrlimit($resource, &limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }};
+}
+
+/// cgroup v1 里 TCP 缓冲区最多占多少内存。
+const TCP_MEMORY: u64 = 512 * 1024 * 1024;
+
 /// 用哪一种办法限制。
 #[derive(Debug)]
 enum Control {
@@ -107,6 +126,8 @@ impl Controller {
                 write(&dir.join("memory.limit_in_bytes"), limits.memory)?;
                 // 内存加交换区的合计（内核开了 swap 记账才有这个文件）：不许把内存换出去绕过上限
                 let _ = write(&dir.join("memory.memsw.limit_in_bytes"), limits.memory);
+                // TCP 缓冲区占的内存：cgroup v1 默认不记在内存上限里（v2 记），另设一个上限
+                let _ = write(&dir.join("memory.kmem.tcp.limit_in_bytes"), TCP_MEMORY);
                 group.join(&dir)?;
             }
             Control::Rlimits => group.tasks_before = tasks_of_this_user(),
@@ -153,9 +174,12 @@ impl Group {
         let joins: Vec<i32> = self.joins.iter().map(AsRawFd::as_raw_fd).collect();
         let limits = self.limits;
         let cgroup = self.cgroup;
-        let tasks = self.limits.tasks.saturating_add(self.tasks_before);
-        // SAFETY: 这个闭包在 fork 之后、exec 之前运行，只调用 write 和 setrlimit 这两个
-        // 异步信号安全的系统调用，不分配内存、不加锁
+        // 进程数按这个用户合计：同时评的几个工位（最多 4 个）各自的上限里都给别的工位留出余地
+        let tasks = self
+            .tasks_before
+            .saturating_add(self.limits.tasks.saturating_mul(4));
+        // SAFETY: 这个闭包在 fork 之后、exec 之前运行，只做异步信号安全的系统调用
+        // （write、keyctl、close_range、close、setrlimit），不分配内存、不加锁
         unsafe {
             command.pre_exec(move || {
                 for fd in &joins {
@@ -164,12 +188,27 @@ impl Group {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                set(libc::RLIMIT_CORE, 0)?;
-                set(libc::RLIMIT_FSIZE, limits.file_size)?;
-                set(libc::RLIMIT_CPU, limits.cpu_seconds)?;
+                // 一个新的、空的会话密钥环：评分器的会话密钥环（例如 SSH 登录时 pam_keyinit 建的）
+                // 里的密钥，沙箱里读不到；沙箱里放进去的密钥，随沙箱一起消失
+                const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+                libc::syscall(
+                    libc::SYS_keyctl,
+                    KEYCTL_JOIN_SESSION_KEYRING,
+                    std::ptr::null::<libc::c_char>(),
+                );
+                // 评分器从它的父进程继承来的文件描述符（例如 make 的 jobserver 管道）一个也不带进沙箱：
+                // 0、1、2 之外全部关掉（cgroup 的那几个已经用完了）
+                if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+                    for fd in 3..4096 {
+                        libc::close(fd);
+                    }
+                }
+                set_limit!(libc::RLIMIT_CORE, 0u64);
+                set_limit!(libc::RLIMIT_FSIZE, limits.file_size);
+                set_limit!(libc::RLIMIT_CPU, limits.cpu_seconds);
                 if !cgroup {
-                    set(libc::RLIMIT_AS, limits.memory)?;
-                    set(libc::RLIMIT_NPROC, tasks)?;
+                    set_limit!(libc::RLIMIT_AS, limits.memory);
+                    set_limit!(libc::RLIMIT_NPROC, tasks);
                 }
                 Ok(())
             });
@@ -214,20 +253,6 @@ impl Drop for Group {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         }
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn set(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: value,
-        rlim_max: value,
-    };
-    // SAFETY: setrlimit 只读这个结构体
-    if unsafe { libc::setrlimit(resource, &limit) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -636,9 +636,8 @@ fn grade_one(
         Format::Json => println!("{}", report::json(&graded, &source)),
         Format::Junit => print!("{}", report::junit(&graded)),
         Format::Classroom => {
-            for outcome in &graded.outcomes {
-                eprint!("{}", explain(outcome));
-            }
+            let explained: String = graded.outcomes.iter().map(explain).collect();
+            eprint!("{}", report::without_workflow_commands(&explained));
             println!("result={}", report::classroom(&graded));
             return Ok(ExitCode::SUCCESS);
         }

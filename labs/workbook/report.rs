@@ -249,6 +249,18 @@ pub fn classroom(graded: &Graded) -> String {
     base64::engine::general_purpose::STANDARD.encode(result.to_string())
 }
 
+/// 让 GitHub Actions 把 `text` 原样显示在日志里，不当成工作流命令执行。
+///
+/// 说明里有学生写的东西（编译错误里的源码、程序打印的行），学生可以在里面写 `::error::…`、
+/// `::add-mask::…` 这样的行。GitHub 认得 `::stop-commands::令牌`：之后的输出都不当命令，
+/// 直到出现 `::令牌::`。令牌每次随机生成，学生猜不到，也就没法提前结束它。
+pub fn without_workflow_commands(text: &str) -> String {
+    let token: String = (0..32)
+        .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
+        .collect();
+    format!("::stop-commands::{token}\n{text}\n::{token}::\n")
+}
+
 /// GitHub Classroom 一条说明最多多少字节。
 pub const MAX_MESSAGE: usize = 4000;
 
@@ -339,6 +351,21 @@ mod tests {
         assert_eq!(points(0.0), "0");
         assert_eq!(points(110.0), "110");
         assert_eq!(points(-0.0 + 0.0), "0");
+    }
+
+    #[test]
+    fn student_text_cannot_run_workflow_commands() {
+        let text = "error: x\n::error title=满分::全部通过\n::add-mask::secret";
+        let wrapped = without_workflow_commands(text);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        let token = lines[0]
+            .strip_prefix("::stop-commands::")
+            .expect("第一行停下命令");
+        assert_eq!(token.len(), 32);
+        assert!(!text.contains(token));
+        assert_eq!(lines.last(), Some(&format!("::{token}::").as_str()));
+        assert!(wrapped.contains(text));
+        assert_ne!(without_workflow_commands(text), wrapped, "令牌每次都不一样");
     }
 
     #[test]

@@ -293,12 +293,19 @@ pub fn build(job: &Job) -> Result<Built, String> {
                 tested.push(i);
             }
             None => {
-                let errors = compiled.errors_of(bin);
-                // 学生代码的错误总指向 labs/ 下的文件；别的错误（例如编译好的依赖坏了）不是学生的
+                let mut errors = compiled.errors_of(bin);
+                // 学生代码的错误通常指向 labs/ 下的文件。不指向时（例如链接失败、编译器被上限结束），
+                // 可能是学生的代码造成的，也可能是评分的环境坏了：换回原始的练习再编译一次看看
                 if !errors.contains("--> labs/") {
-                    return Err(format!(
-                        "编译 {bin} 失败，但错误不在练习文件里（评分目录里编译好的东西可能坏了）：\n{errors}"
-                    ));
+                    if !original_builds(job, job.exercises[i].0)? {
+                        return Err(format!(
+                            "编译 {bin} 失败，但错误不在练习文件里（评分目录里编译好的东西可能坏了）：\n{errors}"
+                        ));
+                    }
+                    errors.push_str(
+                        "\n\n（错误没有指向练习文件的某一行，但换回原始的练习就编译得过：是这份练习文件造成的，\
+                         例如链接了不存在的库，或者编译期用掉了太多内存）",
+                    );
                 }
                 builds[i] = Build::Failed(errors);
             }
@@ -317,6 +324,40 @@ pub fn build(job: &Job) -> Result<Built, String> {
     }
     built.builds = builds;
     Ok(built)
+}
+
+/// 把练习 `ex` 换回原始的练习（学生交的其余文件不变），它的程序编译得过吗？
+/// 只在沙箱里这样核对；在练习册里就地检查时，编译不过总算作环境的问题（返回 false）。
+fn original_builds(job: &Job, ex: &Exercise) -> Result<bool, String> {
+    let Place::Sandboxed {
+        sandbox,
+        harness,
+        overlays,
+        files,
+        target,
+    } = &job.place
+    else {
+        return Ok(false);
+    };
+    let others: Vec<(PathBuf, String)> = overlays
+        .iter()
+        .filter(|(_, relative)| relative != ex.stub)
+        .cloned()
+        .collect();
+    let control = Job {
+        exercises: Vec::new(),
+        progress: job.progress,
+        place: Place::Sandboxed {
+            sandbox,
+            harness,
+            overlays: &others,
+            files,
+            target,
+        },
+    };
+    let args = ["build", "--features", "exercises", "--bin", ex.bin()];
+    Ok(cargo_json(&control, &args, STUDENT_BUILD_LIMIT)?
+        .is_some_and(|built| built.executable(ex.bin()).is_some()))
 }
 
 impl Job<'_> {

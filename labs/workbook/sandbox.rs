@@ -19,6 +19,11 @@
 //!
 //! 沙箱的第一个进程一结束，内核就结束它 PID 命名空间里的所有进程：学生的程序 `setsid()` 也好、
 //! 放到后台也好，都活不过这次运行。资源上限见 limits.rs。
+//!
+//! 每一层都一样：根目录、`/dev` 和 `/usr/local`（可能放着教师装的东西，例如 cargo 的凭据）
+//! 在挂好之后设为只读，能写的只有有大小上限的 `/tmp` 和 `/dev/shm`（编译的沙箱另有 `/target`）；
+//! bwrap 本身也不带评分器的环境变量启动（编译的沙箱里第一个进程就是 cargo，`/proc/1` 里没有 bwrap 的参数）；
+//! 评分器继承来的文件描述符和会话密钥环一个也不带进去（limits.rs 的 `Group::apply`）。
 
 use std::ffi::OsString;
 use std::fs;
@@ -44,7 +49,7 @@ const BUILD_LIMITS: Limits = Limits {
     file_size: GIB,
     cpu_seconds: 1800,
 };
-const BUILD_TMP: u64 = GIB;
+const BUILD_TMP: u64 = 256 * MIB;
 
 /// 测试的上限：测试程序、实验程序和学生的全部程序合计。
 const TEST_LIMITS: Limits = Limits {
@@ -55,7 +60,12 @@ const TEST_LIMITS: Limits = Limits {
 };
 const TEST_TMP: u64 = 256 * MIB;
 /// 每个学生程序自己的 /tmp
-const PROGRAM_TMP: u64 = 64 * MIB;
+const PROGRAM_TMP: u64 = 16 * MIB;
+/// 每一层的 /dev/shm（共享内存）
+const SHM: u64 = 16 * MIB;
+/// 学生的程序最多打开多少个文件（套接字也算）：测试最多同时连 100 个客户端；
+/// 没有上限时，几千对回环连接塞满的 TCP 缓冲区是整台机器共用的内存
+const PROGRAM_FILES: u32 = 512;
 
 /// 每一层沙箱都有的：随评分器一起结束、自成一个会话，去掉全部 capabilities（bwrap 还设了 no_new_privs），
 /// 里面的用户是普通用户 1000（不是 root；在沙箱外面对应运行评分的那个用户，但没有任何特权），
@@ -175,11 +185,14 @@ impl Sandbox {
     fn try_it(&self) -> Result<(), String> {
         let mut args = self.outer(TEST_TMP);
         args.extend(ro(&self.bwrap, &format!("{RUN}/bwrap")));
+        args.extend(sealed());
         args.push("--".into());
         args.push(format!("{RUN}/bwrap").into());
         args.extend(self.inner());
+        args.extend(sealed());
         args.extend(["--", "/bin/sh", "-c", "exit 0"].map(OsString::from));
         let output = Command::new(&self.bwrap)
+            .env_clear()
             .args(&args)
             .stdin(Stdio::null())
             .output()
@@ -243,6 +256,8 @@ impl Sandbox {
         }
         all.extend(bind(room.target, TARGET));
         all.extend(["--tmpfs", "/cargo", "--chdir", SRC].map(OsString::from));
+        // 第一个进程就是 cargo：编译期的代码（include_str!("/proc/1/cmdline")）读不到 bwrap 的参数
+        all.push("--as-pid-1".into());
         for (key, value) in [
             ("PATH", format!("{TOOLCHAIN}/bin:/usr/bin:/bin")),
             ("HOME", "/tmp".into()),
@@ -256,6 +271,7 @@ impl Sandbox {
         ] {
             all.extend(setenv(key, &value));
         }
+        all.extend(sealed());
         all.push("--".into());
         all.push(format!("{TOOLCHAIN}/bin/cargo").into());
         all.extend(args.iter().map(OsString::from));
@@ -310,6 +326,7 @@ impl Sandbox {
         ] {
             all.extend(setenv(key, value));
         }
+        all.extend(sealed());
         all.push("--".into());
         all.push(inside.into());
         all.extend(args.iter().map(OsString::from));
@@ -319,7 +336,8 @@ impl Sandbox {
     fn prepare(&self, args: Vec<OsString>, limits: Limits) -> Result<Prepared, String> {
         let group = self.limits.group(limits)?;
         let mut command = Command::new(&self.bwrap);
-        command.args(args);
+        // bwrap 自己也不带评分器的环境变量：沙箱里它可能是 PID 1，/proc/1/environ 谁都读得到
+        command.env_clear().args(args);
         group.apply(&mut command);
         Ok(Prepared { command, group })
     }
@@ -327,22 +345,38 @@ impl Sandbox {
     /// 学生程序那一层的脚本。测试程序运行 `/run/grading/ex-tcp-server`（指向这个脚本的符号链接），
     /// 脚本按自己的名字找到 `/run/grading/student/ex-tcp-server`，在新的一层沙箱里运行它。
     fn jail_script_text(&self) -> String {
-        let quoted: Vec<String> = self
-            .inner()
-            .iter()
-            .map(|arg| shell_quote(&arg.to_string_lossy()))
-            .collect();
+        let quote_all = |args: Vec<OsString>| {
+            args.iter()
+                .map(|arg| shell_quote(&arg.to_string_lossy()))
+                .collect::<Vec<String>>()
+                .join(" ")
+        };
         format!(
             "#!/bin/sh\n\
              # 由评分器生成：在测试的沙箱里，给学生的一个程序再套一层沙箱\n\
              # （新的用户和 PID 命名空间、没有 /proc、只看得到系统目录和这个程序本身）。\n\
              name=${{0##*/}}\n\
              program={RUN}/student/$name\n\
-             exec {RUN}/bwrap {} --ro-bind \"$program\" \"$program\" -- \"$program\" \"$@\"\n",
-            quoted.join(" ")
+             ulimit -n {PROGRAM_FILES}\n\
+             exec {RUN}/bwrap {} --ro-bind \"$program\" \"$program\" {} -- \"$program\" \"$@\"\n",
+            quote_all(self.inner()),
+            quote_all(sealed())
         )
     }
 }
+
+/// 挂载都做完之后：根目录、`/dev`、`/usr/local` 设为只读（`/tmp` 和 `/dev/shm` 是另外挂的、有大小上限，不受影响）。
+fn sealed() -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["--remount-ro", "/", "--remount-ro", "/dev"]
+        .map(OsString::from)
+        .into();
+    if Path::new(USR_LOCAL).is_dir() {
+        args.extend(["--remount-ro", USR_LOCAL].map(OsString::from));
+    }
+    args
+}
+
+const USR_LOCAL: &str = "/usr/local";
 
 /// 说明为什么评不了、怎么办，末尾提一句 `--no-sandbox`。
 fn unavailable(why: &str, fix: &str) -> String {
@@ -435,6 +469,10 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), String> {
 /// 在老的发行版上是真目录，就只读地挂上；/etc 只给动态链接器和 cc 的几个文件，加上我们自己写的。
 fn system_mounts(etc: &[(PathBuf, &str)]) -> Vec<OsString> {
     let mut args = ro(Path::new("/usr"), "/usr");
+    // /usr/local 里可能放着教师装的东西（例如容器里 cargo 的家目录和凭据）：换成一个空的
+    if Path::new(USR_LOCAL).is_dir() {
+        args.extend(["--tmpfs", USR_LOCAL].map(OsString::from));
+    }
     for dir in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
         match fs::symlink_metadata(dir) {
             Ok(meta) if meta.file_type().is_symlink() => {
@@ -458,7 +496,9 @@ fn system_mounts(etc: &[(PathBuf, &str)]) -> Vec<OsString> {
     for (file, name) in etc {
         args.extend(ro(file, &format!("/etc/{name}")));
     }
-    args.extend(["--dev", "/dev"].map(OsString::from));
+    args.extend(["--dev", "/dev", "--size"].map(OsString::from));
+    args.push(SHM.to_string().into());
+    args.extend(["--tmpfs", "/dev/shm"].map(OsString::from));
     args
 }
 

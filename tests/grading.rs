@@ -1801,23 +1801,38 @@ fn a_changed_harness_is_rebuilt_from_the_commit() {
         reference("labs/chat/client.rs", "alice"),
     )
     .expect("写练习");
-    let json = grade_json(&clone, &student, "chat-client");
+    // 自己的评分目录：里面只有这一份评分工具（第一次评分时编译）
+    let work = scratch.0.join("work");
+    let grade = || {
+        let mut command = workbook(&clone);
+        command
+            .args([
+                "grade",
+                "--format",
+                "json",
+                "--exercise",
+                "chat-client",
+                "--work-dir",
+            ])
+            .arg(&work)
+            .arg(&student);
+        run(command)
+    };
+    let (_, stdout, stderr) = grade();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
     assert_eq!(json["total"], 10.0, "{json}");
-    // 找到这份规格的评分工具，改坏它用到的实验程序 lab-chat-server
-    let harness = fs::read_dir(shared_work_dir())
-        .expect("工作目录")
+    // 改坏评分工具用到的实验程序 lab-chat-server
+    let harness = fs::read_dir(&work)
+        .expect("评分目录")
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
+        .find(|p| {
             p.is_dir()
                 && p.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with("harness-"))
         })
-        .find(|p| {
-            fs::read(p.join("src/tests/exercises.rs")).ok()
-                == fs::read(clone.join("tests/exercises.rs")).ok()
-        })
-        .expect("这份规格的评分工具");
+        .expect("评分工具");
     let lab = harness.join("target/debug/lab-chat-server");
     for dir in [
         &harness,
@@ -1832,19 +1847,7 @@ fn a_changed_harness_is_rebuilt_from_the_commit() {
     bytes[last] ^= 0xff;
     fs::write(&lab, bytes).expect("改坏实验程序");
 
-    let mut command = workbook(&clone);
-    command
-        .args([
-            "grade",
-            "--format",
-            "json",
-            "--exercise",
-            "chat-client",
-            "--work-dir",
-        ])
-        .arg(shared_work_dir())
-        .arg(&student);
-    let (_, stdout, stderr) = run(command);
+    let (_, stdout, stderr) = grade();
     assert!(
         stderr.contains("核对不上") && stderr.contains("重新编译"),
         "应当说明评分工具核对不上、重新编译：{stderr}"

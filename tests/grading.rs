@@ -1721,9 +1721,10 @@ fn grading_names_the_setting_that_forbids_user_namespaces() {
     }
     let scratch = Scratch::new("no-userns");
     fs::set_permissions(&scratch.0, fs::Permissions::from_mode(0o755)).expect("chmod");
+    // 评分用的目录属于运行评分的用户（nobody），评分器才肯用它
     let work = scratch.0.join("work");
     fs::create_dir_all(&work).expect("工作目录");
-    fs::set_permissions(&work, fs::Permissions::from_mode(0o777)).expect("chmod");
+    std::os::unix::fs::chown(&work, Some(65534), Some(65534)).expect("chown");
     // 映射写好之后再 exec 一次 sh：以命名空间里的 root 重新运行程序，才拿回这个命名空间里的权限
     let script = format!(
         "read go && exec sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && \

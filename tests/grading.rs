@@ -1007,16 +1007,78 @@ fn broken_server() -> String {
     )
 }
 
-/// 在 `source`（一个实验的 main 开头是 `let args = Args::parse();`）的 main 开头启动后台进程，
-/// 末尾加上攻击代码。
-fn with_daemon(source: &str, attack: &str, mark: &str, guards: &[&Path]) -> String {
-    assert!(source.contains("let args = Args::parse();"));
-    source.replacen(
-        "let args = Args::parse();",
-        "if mallory_start(mallory_daemon) {\n        return ExitCode::SUCCESS;\n    }\n    let args = Args::parse();",
-        1,
-    ) + &attacks::toolkit(mark, guards)
-        + attack
+/// 扮演作弊学生的一个测试：临时目录、教师的练习册、这个测试独有的标记（学生的后台进程把它放在
+/// 自己的命令行里，测试据此找出活下来的进程，结束时一个不留）、评分目录（和别的慢测试共用）。
+struct Attack {
+    scratch: Scratch,
+    clone: PathBuf,
+    mark: String,
+    work: PathBuf,
+    _cleanup: KillOnDrop,
+}
+
+impl Attack {
+    fn new(name: &str) -> Attack {
+        let scratch = Scratch::new(name);
+        let clone = instructor_clone(&scratch);
+        let mark = marker(name);
+        Attack {
+            _cleanup: KillOnDrop(mark.clone()),
+            scratch,
+            clone,
+            mark,
+            work: shared_work_dir(),
+        }
+    }
+
+    /// 攻击代码的公共部分：只许碰测试自己的临时目录和评分目录。
+    fn toolkit(&self) -> String {
+        attacks::toolkit(&self.mark, &[&self.scratch.0, &self.work])
+    }
+
+    /// 在 `source`（一个实验的 main 开头是 `let args = Args::parse();`）的 main 开头启动后台进程，
+    /// 末尾加上攻击代码。
+    fn daemon(&self, source: &str, attack: &str) -> String {
+        assert!(source.contains("let args = Args::parse();"));
+        source.replacen(
+            "let args = Args::parse();",
+            "if mallory_start(mallory_daemon) {\n        return ExitCode::SUCCESS;\n    }\n    let args = Args::parse();",
+            1,
+        ) + &self.toolkit()
+            + attack
+    }
+
+    fn class(&self) -> PathBuf {
+        self.scratch.0.join("class")
+    }
+
+    fn out(&self) -> PathBuf {
+        self.scratch.0.join("scores.csv")
+    }
+
+    /// 造好班级，`--jobs 1` 评一遍。
+    fn grade(&self, students: &[(&str, class::Files)]) -> ClassResult {
+        make_class(&self.class(), students);
+        self.grade_again()
+    }
+
+    /// 把已经造好的班级再评一遍。
+    fn grade_again(&self) -> ClassResult {
+        grade_class(
+            workbook(&self.clone),
+            &self.class(),
+            &self.out(),
+            &self.work,
+        )
+    }
+}
+
+/// 老实的同学：交的是练习 2.1 的参考答案。
+fn honest(name: &'static str) -> (&'static str, class::Files) {
+    (
+        name,
+        vec![("tcp_server.rs", reference("labs/tcp/server.rs", name))],
+    )
 }
 
 /// 在 main 开头调用 `call`（例如 `mallory_leak();`）。
@@ -1057,32 +1119,15 @@ fn total_and_status(result: &ClassResult, name: &str) -> (f64, String) {
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn student_who_swaps_the_test_program_gets_an_honest_grade() {
     let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
-    let scratch = Scratch::new("swap");
-    let clone = instructor_clone(&scratch);
-    let (mark, work) = (marker("swap"), shared_work_dir());
-    let _cleanup = KillOnDrop(mark.clone());
+    let attack = Attack::new("swap");
     let fake = attacks::fake_test_program(&[], Some(("@BACKUP@", "@ORIGINAL@")));
-    let mallory = with_daemon(
-        &broken_server(),
-        &attacks::replace_test_program(&fake),
-        &mark,
-        &[&scratch.0, &work],
-    );
-    let class = scratch.0.join("class");
-    make_class(
-        &class,
-        &[
-            ("a-mallory", vec![("tcp_server.rs", mallory)]),
-            ("b-twin", vec![("tcp_server.rs", broken_server())]),
-            (
-                "c-honest",
-                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "c"))],
-            ),
-        ],
-    );
-    let out = scratch.0.join("scores.csv");
-    let result = grade_class(workbook(&clone), &class, &out, &work);
-    assert_no_survivors(&mark, Duration::from_secs(5), || result.csv.clone());
+    let mallory = attack.daemon(&broken_server(), &attacks::replace_test_program(&fake));
+    let result = attack.grade(&[
+        ("a-mallory", vec![("tcp_server.rs", mallory)]),
+        ("b-twin", vec![("tcp_server.rs", broken_server())]),
+        honest("c-honest"),
+    ]);
+    assert_no_survivors(&attack.mark, Duration::from_secs(5), || result.csv.clone());
     assert_eq!(
         result.tests_of("a-mallory"),
         result.tests_of("b-twin"),
@@ -1113,31 +1158,17 @@ fn student_who_swaps_the_test_program_gets_an_honest_grade() {
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn results_cannot_be_forged_after_the_grader_exits() {
     let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
-    let scratch = Scratch::new("forge-csv");
-    let clone = instructor_clone(&scratch);
-    let (mark, work) = (marker("forge-csv"), shared_work_dir());
-    let _cleanup = KillOnDrop(mark.clone());
-    let mallory = with_daemon(
+    let attack = Attack::new("forge-csv");
+    let mallory = attack.daemon(
         &broken_server(),
         &attacks::forge_results("a-mallory", "zoe"),
-        &mark,
-        &[&scratch.0, &work],
     );
-    let class = scratch.0.join("class");
-    make_class(
-        &class,
-        &[
-            ("a-mallory", vec![("tcp_server.rs", mallory)]),
-            (
-                "zoe",
-                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "zoe"))],
-            ),
-        ],
-    );
-    let out = scratch.0.join("scores.csv");
-    let result = grade_class(workbook(&clone), &class, &out, &work);
-    let written = result.csv.clone();
-    assert_no_survivors(&mark, Duration::from_secs(20), || {
+    let result = attack.grade(&[
+        ("a-mallory", vec![("tcp_server.rs", mallory)]),
+        honest("zoe"),
+    ]);
+    let (written, out) = (result.csv.clone(), attack.out());
+    assert_no_survivors(&attack.mark, Duration::from_secs(20), || {
         format!(
             "评分器写的成绩表：\n{written}\n现在的成绩表：\n{}",
             fs::read_to_string(&out).unwrap_or_default()
@@ -1170,37 +1201,26 @@ fn results_cannot_be_forged_after_the_grader_exits() {
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn classmates_cannot_be_robbed_or_framed() {
     let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
-    let scratch = Scratch::new("rob");
-    let clone = instructor_clone(&scratch);
-    let (mark, work) = (marker("rob"), shared_work_dir());
-    let _cleanup = KillOnDrop(mark.clone());
-    let mallory = with_daemon(
+    let attack = Attack::new("rob");
+    let mallory = attack.daemon(
         &reference("labs/tcp/server.rs", "a-mallory"),
         &attacks::rob_and_frame("b-bob", "c-carol", "d-dave"),
-        &mark,
-        &[&scratch.0, &work],
     );
-    let class = scratch.0.join("class");
-    let mut students = vec![("a-mallory", vec![("tcp_server.rs", mallory)])];
-    for who in ["b-bob", "c-carol", "d-dave"] {
-        students.push((
-            who,
-            vec![("tcp_server.rs", reference("labs/tcp/server.rs", who))],
-        ));
-    }
-    make_class(&class, &students);
-    let before = snapshot(&class);
-    let out = scratch.0.join("scores.csv");
-    let mut command = workbook(&clone);
-    command.current_dir(&scratch.0);
-    let result = grade_class(command, &class, &out, &work);
-    assert_no_survivors(&mark, Duration::from_secs(5), || result.csv.clone());
-    assert!(
-        !scratch.0.join("loot").exists(),
-        "bob 的作业被拷走了：{}",
-        scratch.0.join("loot").display()
+    make_class(
+        &attack.class(),
+        &[
+            ("a-mallory", vec![("tcp_server.rs", mallory)]),
+            honest("b-bob"),
+            honest("c-carol"),
+            honest("d-dave"),
+        ],
     );
-    assert!(snapshot(&class) == before, "班级文件夹被改动了");
+    let before = snapshot(&attack.class());
+    let result = attack.grade_again();
+    assert_no_survivors(&attack.mark, Duration::from_secs(5), || result.csv.clone());
+    let loot = attack.scratch.0.join("loot");
+    assert!(!loot.exists(), "bob 的作业被拷走了：{}", loot.display());
+    assert!(snapshot(&attack.class()) == before, "班级文件夹被改动了");
     for who in ["a-mallory", "b-bob", "c-carol", "d-dave"] {
         assert_eq!(
             total_and_status(&result, who),
@@ -1219,10 +1239,7 @@ fn classmates_cannot_be_robbed_or_framed() {
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn the_next_student_is_never_graded_by_a_fake() {
     let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
-    let scratch = Scratch::new("poison");
-    let clone = instructor_clone(&scratch);
-    let (mark, work) = (marker("poison"), shared_work_dir());
-    let _cleanup = KillOnDrop(mark.clone());
+    let attack = Attack::new("poison");
     let names = ["ex_2_1_", "ex_2_2_"]
         .map(|prefix| (prefix.to_string(), test_names(prefix)))
         .to_vec();
@@ -1230,16 +1247,15 @@ fn the_next_student_is_never_graded_by_a_fake() {
     let mallory = calling(
         &reference("labs/tcp/server.rs", "a-mallory"),
         "mallory_poison();",
-    ) + &attacks::toolkit(&mark, &[&scratch.0, &work])
+    ) + &attack.toolkit()
         + &attacks::poison_the_next_build(&fake);
     // b-nobody 只在两个练习文件末尾加了一行注释：编译、测试，但一个测试也过不了
     let stub = |file: &str| {
-        fs::read_to_string(clone.join("labs/exercises").join(file)).expect("读练习")
+        fs::read_to_string(attack.clone.join("labs/exercises").join(file)).expect("读练习")
             + "\n// 明天再写\n"
     };
-    let class = scratch.0.join("class");
     make_class(
-        &class,
+        &attack.class(),
         &[
             ("a-mallory", vec![("tcp_server.rs", mallory)]),
             (
@@ -1251,9 +1267,8 @@ fn the_next_student_is_never_graded_by_a_fake() {
             ),
         ],
     );
-    let out = scratch.0.join("scores.csv");
     for round in 1..=2 {
-        let result = grade_class(workbook(&clone), &class, &out, &work);
+        let result = attack.grade_again();
         assert_eq!(
             total_and_status(&result, "b-nobody").0,
             0.0,
@@ -1267,7 +1282,7 @@ fn the_next_student_is_never_graded_by_a_fake() {
             result.csv
         );
     }
-    for dir in [&work, &scratch.0] {
+    for dir in [&attack.work, &attack.scratch.0] {
         assert!(
             !dir.join(".cargo").exists(),
             "{} 里出现了学生写的 .cargo",
@@ -1361,54 +1376,35 @@ fn feedback_never_carries_what_the_sandbox_cannot_see() {
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn one_student_cannot_stop_the_class() {
     let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
-    let scratch = Scratch::new("hold");
-    let clone = instructor_clone(&scratch);
-    let (mark, work) = (marker("hold"), shared_work_dir());
-    let _cleanup = KillOnDrop(mark.clone());
-    let mallory = with_daemon(
+    let attack = Attack::new("hold");
+    let mallory = attack.daemon(
         &reference("labs/tcp/server.rs", "a-mallory"),
         attacks::HOLD_THE_PIPES,
-        &mark,
-        &[&scratch.0, &work],
     );
-    let class = scratch.0.join("class");
-    make_class(
-        &class,
-        &[
-            ("a-mallory", vec![("tcp_server.rs", mallory)]),
-            (
-                "zoe",
-                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "zoe"))],
-            ),
-        ],
-    );
-    let out = scratch.0.join("scores.csv");
-    let result = grade_class(workbook(&clone), &class, &out, &work);
-    assert_no_survivors(&mark, Duration::from_secs(1), || result.csv.clone());
-    assert_eq!(
-        total_and_status(&result, "zoe"),
-        (10.0, "ok".into()),
-        "{}",
-        result.csv
-    );
-    assert_eq!(
-        total_and_status(&result, "a-mallory"),
-        (10.0, "ok".into()),
-        "{}",
-        result.csv
-    );
+    let result = attack.grade(&[
+        ("a-mallory", vec![("tcp_server.rs", mallory)]),
+        honest("zoe"),
+    ]);
+    assert_no_survivors(&attack.mark, Duration::from_secs(1), || result.csv.clone());
+    for who in ["zoe", "a-mallory"] {
+        assert_eq!(
+            total_and_status(&result, who),
+            (10.0, "ok".into()),
+            "{who}：{}",
+            result.csv
+        );
+    }
 
     // 没有沙箱：攻击得手（管道真的被拿住了），评分器照样在时限内评完全班
-    let unprotected = scratch.0.join("unprotected.csv");
     let result = class::grade_class_with(
-        workbook(&clone),
-        &class,
-        &unprotected,
-        &scratch.0.join("work-unprotected"),
+        workbook(&attack.clone),
+        &attack.class(),
+        &attack.scratch.0.join("unprotected.csv"),
+        &attack.scratch.0.join("work-unprotected"),
         &["--no-sandbox"],
     );
     assert!(
-        !class::processes_with(&mark).is_empty(),
+        !class::processes_with(&attack.mark).is_empty(),
         "没有沙箱时，后台进程应当还活着（攻击得手）：这个测试才说明了读管道有时限"
     );
     assert_eq!(
@@ -1434,26 +1430,16 @@ fn one_student_cannot_stop_the_class() {
 #[ignore = "要编译：cargo test --test grading -- --ignored"]
 fn resource_abuse_stays_inside_the_sandbox() {
     let _one_at_a_time = SLOW.lock().unwrap_or_else(|e| e.into_inner());
-    let scratch = Scratch::new("exhaust");
-    let clone = instructor_clone(&scratch);
-    let _cleanup = KillOnDrop("611.4242".into());
+    let attack = Attack::new("exhaust");
+    let _sleepers = KillOnDrop("611.4242".into());
     let mallory = calling(
         &reference("labs/tcp/server.rs", "a-mallory"),
         "mallory_exhaust();",
     ) + attacks::EXHAUST_RESOURCES;
-    let class = scratch.0.join("class");
-    make_class(
-        &class,
-        &[
-            ("a-mallory", vec![("tcp_server.rs", mallory)]),
-            (
-                "zoe",
-                vec![("tcp_server.rs", reference("labs/tcp/server.rs", "zoe"))],
-            ),
-        ],
-    );
-    let out = scratch.0.join("scores.csv");
-    let result = grade_class(workbook(&clone), &class, &out, &shared_work_dir());
+    let result = attack.grade(&[
+        ("a-mallory", vec![("tcp_server.rs", mallory)]),
+        honest("zoe"),
+    ]);
     assert_no_survivors("611.4242", Duration::from_secs(1), || result.csv.clone());
     assert!(
         total_and_status(&result, "a-mallory").0 < 10.0,
@@ -1660,13 +1646,7 @@ fn grading_refuses_without_bubblewrap() {
     let scratch = Scratch::new("no-bwrap");
     let clone = instructor_clone(&scratch);
     let class = scratch.0.join("class");
-    make_class(
-        &class,
-        &[(
-            "alice",
-            vec![("tcp_server.rs", reference("labs/tcp/server.rs", "alice"))],
-        )],
-    );
+    make_class(&class, &[honest("alice")]);
     let missing = scratch.0.join("no-such-bwrap");
     let out = scratch.0.join("scores.csv");
     let mut folder = workbook(&clone);
